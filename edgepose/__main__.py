@@ -1,0 +1,3 @@
+from edgepose.cli import main
+
+raise SystemExit(main())

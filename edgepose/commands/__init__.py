@@ -1,0 +1,1 @@
+"""Subcommands of the `edgepose` CLI, one module each."""

@@ -1,0 +1,176 @@
+"""`edgepose bench`: per-stage timing of the tracking pipeline on decoded video frames, optionally against
+MediaPipe's legacy `Pose` on the same frames in the same run.
+
+Frames are decoded before any timing. A benchmark reports; it never asserts (tests never time anything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgepose.cli import EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, CommandError
+from edgepose.commands.common import InputError, add_engine_args, build_engine, engine_config, read_video
+from edgepose.model_files import COMPLEXITIES
+
+STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "total")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("bench", help="time the pipeline stage by stage on a video (optionally vs MediaPipe)")
+    p.add_argument("video", type=Path, metavar="VIDEO")
+    add_engine_args(p)
+    p.add_argument("--frames", type=int, default=None, help="use at most N frames of the video")
+    p.add_argument("--repeat", type=int, default=1, help="run the frame sequence N times (tracking restarts)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed frames before measuring")
+    p.add_argument("--against", choices=("mediapipe",), default=None, help="also run the reference")
+    p.add_argument("--compare-precision", action="store_true",
+                   help="run both float and int8 models (ratios of invoke times in the same run)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="alternate the configurations N times and report medians (robust on a busy machine)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bench_engine(
+    args: argparse.Namespace, frames: list[np.ndarray], timestamps: list[int], engine: Any = None
+) -> dict[str, Any]:
+    engine = engine or build_engine(engine_config(args))
+    for rgb, ts in zip(frames[: args.warmup], timestamps, strict=False):
+        engine.process(rgb, ts)
+    per_frame: list[dict[str, float]] = []
+    detector_runs = with_pose = 0
+    step = timestamps[-1] + (timestamps[1] - timestamps[0] if len(timestamps) > 1 else 33_333_333)
+    wall0 = time.perf_counter()
+    for rep in range(args.repeat):
+        engine.reset()
+        for rgb, ts in zip(frames, timestamps, strict=True):
+            r = engine.process(rgb, ts + (rep + 1) * step)  # strictly increasing across repeats
+            per_frame.append({"tracked": float(not r.detector_ran), **r.timings_ms})
+            detector_runs += r.detector_ran
+            with_pose += bool(r.poses)
+    wall = time.perf_counter() - wall0
+    n = len(per_frame)
+    mean = {s: float(np.sum([f.get(s, 0.0) for f in per_frame]) / n) for s in STAGES}
+    tracked = [f for f in per_frame if f["tracked"]]
+    invoke_tracked = float(np.mean([f["landmark_invoke"] for f in tracked])) if tracked else float("nan")
+    outside_tracked = float(np.mean([f["total"] - f["landmark_invoke"] for f in tracked])) if tracked else float("nan")
+    return {
+        "model": args.model,
+        "precision": args.precision,
+        "backend": engine.backend_name,
+        "threads": args.threads,
+        "frames": n,
+        "frames_with_pose": with_pose,
+        "detector_runs": detector_runs,
+        "fps": n / wall,
+        "mean_ms": mean,
+        "p50_total_ms": float(np.percentile([f["total"] for f in per_frame], 50)),
+        "p99_total_ms": float(np.percentile([f["total"] for f in per_frame], 99)),
+        "tracked_frames": len(tracked),
+        "tracked_outside_invoke_ratio": outside_tracked / invoke_tracked if tracked else None,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def bench_mediapipe(args: argparse.Namespace, frames: list[np.ndarray]) -> dict[str, Any]:
+    from edgepose.reference.mediapipe_client import MediaPipeRunError, run_mediapipe
+    from edgepose.reference.mediapipe_env import MediaPipeUnavailable
+
+    stack = np.stack(frames)
+    if args.repeat > 1:
+        stack = np.concatenate([stack] * args.repeat)
+    try:
+        ref = run_mediapipe(stack, model_complexity=COMPLEXITIES.index(args.model), static=False)
+    except MediaPipeUnavailable as e:
+        raise CommandError(str(e), EXIT_UNAVAILABLE) from None
+    except MediaPipeRunError as e:
+        raise CommandError(f"MediaPipe reference failed: {e}", EXIT_UNAVAILABLE) from None
+    return {
+        "frames": ref.frames,
+        "frames_with_pose": int(ref.found.sum()),
+        "fps": ref.fps,
+        "mean_ms": ref.total_ms / ref.frames,
+        "cores_used": ref.cores_used,
+        "versions": ref.info.get("versions", ref.info),
+    }
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median fps, annotated with every round's fps."""
+    ordered = sorted(runs, key=lambda r: r["fps"])
+    out = dict(ordered[len(ordered) // 2])
+    out["fps_rounds"] = [round(r["fps"], 2) for r in runs]
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        decoded = list(read_video(args.video, args.frames))
+    except InputError as e:
+        raise CommandError(str(e), EXIT_NOINPUT) from None
+    frames = [f.rgb for f in decoded]
+    timestamps = [int(f.timestamp_ns or 0) for f in decoded]
+    precisions = ["float", "int8"] if args.compare_precision else [args.precision]
+    engines = {p: build_engine(engine_config(argparse.Namespace(**{**vars(args), "precision": p}))) for p in precisions}
+    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in precisions}
+    ref_runs: list[dict[str, Any]] = []
+    for _ in range(max(1, args.rounds)):  # interleaved, so that load from elsewhere hits every config alike
+        for p in precisions:
+            runs[p].append(bench_engine(argparse.Namespace(**{**vars(args), "precision": p}), frames, timestamps,
+                                        engines[p]))  # fmt: skip
+        if args.against == "mediapipe":
+            ref_runs.append(bench_mediapipe(args, frames))
+    report: dict[str, Any] = {"video": str(args.video), "rounds": max(1, args.rounds)}
+    report["edgepose"] = _median_run(runs[precisions[-1]])
+    if args.compare_precision:
+        report["edgepose_float"] = _median_run(runs["float"])
+        ratios = [f["mean_ms"]["landmark_invoke"] / i["mean_ms"]["landmark_invoke"]
+                  for f, i in zip(runs["float"], runs["int8"], strict=True)]  # fmt: skip
+        report["int8_landmark_invoke_speedup"] = float(np.median(ratios))
+    if ref_runs:
+        report["mediapipe"] = _median_run(ref_runs)
+        ratios = [e["fps"] / m["fps"] for e, m in zip(runs[precisions[-1]], ref_runs, strict=True)]
+        report["fps_ratio_vs_mediapipe"] = float(np.median(ratios))
+        if args.compare_precision:
+            report["float_fps_ratio_vs_mediapipe"] = float(
+                np.median([e["fps"] / m["fps"] for e, m in zip(runs["float"], ref_runs, strict=True)])
+            )
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_OK
+    e = report["edgepose"]
+    print(f"{args.video.name}: {e['frames']} frames, {e['model']} {e['precision']} on {e['backend']}, "
+          f"threads {e['threads'] or 'default'}")  # fmt: skip
+    print(f"  edgepose   {e['fps']:7.1f} fps  p50 {e['p50_total_ms']:.1f} ms  p99 {e['p99_total_ms']:.1f} ms  "
+          f"detector runs {e['detector_runs']}  poses {e['frames_with_pose']}/{e['frames']}  "
+          f"peak RSS {e['peak_rss_mb']:.0f} MB")  # fmt: skip
+    print("  mean ms per frame: " + "  ".join(f"{s} {e['mean_ms'][s]:.2f}" for s in STAGES))
+    ratio = e["tracked_outside_invoke_ratio"]
+    if ratio is not None:
+        print(f"  tracked frames: everything outside the landmark invoke = {100 * ratio:.1f} % of the invoke time")
+    if "edgepose_float" in report:
+        f = report["edgepose_float"]
+        print(f"  float      {f['fps']:7.1f} fps  landmark invoke {f['mean_ms']['landmark_invoke']:.2f} ms, "
+              f"detector {f['mean_ms']['detector']:.2f} ms/frame")  # fmt: skip
+        print(f"  int8 landmark invoke speed-up over float (median of rounds) = "
+              f"{report['int8_landmark_invoke_speedup']:.2f}x")  # fmt: skip
+    if "mediapipe" in report:
+        m = report["mediapipe"]
+        print(f"  mediapipe  {m['fps']:7.1f} fps  poses {m['frames_with_pose']}/{m['frames']}  "
+              f"cores used {m['cores_used']:.2f}")  # fmt: skip
+        print(f"  fps ratio edgepose / mediapipe = {report['fps_ratio_vs_mediapipe']:.2f} "
+              f"(median over {report['rounds']} interleaved round(s))")  # fmt: skip
+        if "float_fps_ratio_vs_mediapipe" in report:
+            print(f"  fps ratio edgepose float / mediapipe = {report['float_fps_ratio_vs_mediapipe']:.2f}")
+    return EXIT_OK

@@ -1,0 +1,120 @@
+"""Options shared by the commands that run the pose engine, and how to read images and videos for them."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edgepose.cli import EXIT_CONFIG, EXIT_NOINPUT, CommandError
+from edgepose.engine.tracker import EngineConfig, PoseEngine
+from edgepose.inference.backend import BackendError
+from edgepose.io.frames import FrameError, to_rgb_uint8
+from edgepose.model_files import COMPLEXITIES, PRECISIONS, ModelError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".h264"})
+
+
+def add_engine_args(p: argparse.ArgumentParser, *, default_precision: str = "float") -> None:
+    g = p.add_argument_group("pose engine")
+    g.add_argument("--model", choices=COMPLEXITIES, default="full", help="landmark model (default: full)")
+    g.add_argument("--precision", choices=PRECISIONS, default=default_precision)
+    g.add_argument("--backend", choices=("auto", "cpu", "edgetpu"), default="cpu")
+    g.add_argument("--edgetpu-device", default=None, help="Edge TPU device: usb, usb:N, pci or pci:N")
+    g.add_argument("--heatmap-kernel", type=int, choices=(7, 9), default=7,
+                   help="7 = MediaPipe's graph (default), 9 = the legacy Python wheel")  # fmt: skip
+    g.add_argument("--threads", type=int, default=None, help="interpreter threads (default: runtime's choice)")
+    g.add_argument("--models-dir", type=Path, default=None, help="models directory (default: see README)")
+
+
+def engine_config(args: argparse.Namespace, *, static: bool = False) -> EngineConfig:
+    if args.threads is not None and args.threads < 1:
+        raise CommandError(f"--threads must be at least 1, got {args.threads}", EXIT_CONFIG)
+    return EngineConfig(
+        model=args.model,
+        precision=args.precision,
+        backend=args.backend,
+        edgetpu_device=args.edgetpu_device,
+        threads=args.threads,
+        heatmap_kernel=args.heatmap_kernel,
+        static=static,
+        models_dir=args.models_dir,
+    )
+
+
+def build_engine(config: EngineConfig) -> PoseEngine:
+    try:
+        return PoseEngine.from_config(config)
+    except (ModelError, BackendError) as e:
+        raise CommandError(str(e), EXIT_NOINPUT) from None
+
+
+@dataclass(frozen=True, slots=True)
+class InputFrame:
+    source: str
+    frame: int
+    rgb: npt.NDArray[np.uint8]
+    timestamp_ns: int | None
+
+
+class InputError(Exception):
+    """One input could not be read; processing of the others goes on."""
+
+
+def read_image(path: Path) -> npt.NDArray[np.uint8]:
+    """Any image OpenCV reads (grey, RGBA, 16-bit included) as uint8 RGB."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise InputError(f"{path}: not a readable image")
+    try:
+        return to_rgb_uint8(image, bgr=image.ndim == 3)
+    except FrameError as e:
+        raise InputError(f"{path}: {e}") from None
+
+
+def read_video(path: Path, max_frames: int | None = None) -> Iterator[InputFrame]:
+    """Frames of a video file with timestamps from their position (strictly increasing, for smoothing)."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise InputError(f"{path}: not a readable video")
+    try:
+        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+        if not np.isfinite(fps) or fps <= 0:
+            fps = 30.0
+        index = 0
+        while max_frames is None or index < max_frames:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            yield InputFrame(str(path), index, to_rgb_uint8(bgr, bgr=True), round((index + 1) * 1e9 / fps))
+            index += 1
+        if index == 0:
+            raise InputError(f"{path}: video has no decodable frame")
+    finally:
+        cap.release()
+
+
+def expand_sources(sources: list[Path]) -> list[Path]:
+    """Directories become their image and video files (sorted); files are kept as given."""
+    out: list[Path] = []
+    for s in sources:
+        if s.is_dir():
+            out.extend(
+                sorted(p for p in s.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+            )
+        else:
+            out.append(s)
+    return out
+
+
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES

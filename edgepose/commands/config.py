@@ -1,0 +1,36 @@
+"""`edgepose config check FILE`: validate a configuration file and print the effective configuration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from edgepose.cli import EXIT_CONFIG, CommandError
+from edgepose.config import ConfigError, dump_toml, load_config, to_dict
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("config", help="check a configuration file")
+    sub = parser.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = sub.add_parser(
+        "check",
+        help="validate FILE (with EDGEPOSE_* environment overrides) and print the effective configuration",
+    )
+    check.add_argument("file", metavar="FILE", help="TOML configuration file")
+    check.add_argument("--json", action="store_true", help="print JSON instead of TOML")
+    check.add_argument("-q", "--quiet", action="store_true", help="print nothing when the file is valid")
+    check.set_defaults(func=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_config(args.file)
+    except ConfigError as e:
+        # One line, no traceback; the message names the key path and what is allowed.
+        raise CommandError(f"invalid configuration: {' '.join(str(e).split())}", EXIT_CONFIG) from None
+    if not args.quiet:
+        if args.json:
+            print(json.dumps(to_dict(cfg), indent=2))
+        else:
+            print(dump_toml(cfg), end="")
+    return 0

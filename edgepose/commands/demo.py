@@ -1,0 +1,212 @@
+"""`edgepose demo`: the daemon tracking a person and publishing to MQTT, with the messages printed as they
+arrive. Source: the camera if one is present, otherwise a clip made now from the scikit-image photos of people
+(moving, with empty stretches so that presence events happen). Broker: --broker, else one answering on
+localhost:1883, else a Mosquitto started for the demo (installed from the distribution if missing and root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edgepose.cli import EXIT_OK, EXIT_UNAVAILABLE, CommandError
+from edgepose.commands.listen import format_message
+from edgepose.config import parse_config
+from edgepose.model_files import (
+    ModelError,
+    default_models_dir,
+    detector_filename,
+    fetch_float_models,
+    landmark_filename,
+)
+
+FPS = 30.0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("demo", help="run the daemon on a camera or a demo clip and show what it publishes")
+    p.add_argument("--duration", type=float, default=40.0, help="seconds to run (Ctrl-C stops earlier)")
+    p.add_argument("--source", default=None, help="default: the camera if present, else a generated clip")
+    p.add_argument("--broker", metavar="HOST:PORT", default=None)
+    p.add_argument("--model", choices=("lite", "full", "heavy"), default="lite")
+    p.add_argument("--precision", choices=("float", "int8"), default=None,
+                   help="default: int8 when the built models are present, else float")  # fmt: skip
+    p.add_argument("--frames-per-second-shown", type=float, default=2.0, help="pose frames printed per second")
+    p.set_defaults(func=run)
+
+
+def make_demo_clip(path: Path, width: int = 640, height: int = 480) -> Path:
+    """A 24 s clip: empty room, the astronaut walking across, empty, the camera man swaying, empty."""
+    try:
+        import skimage
+    except ImportError:
+        raise CommandError("the demo clip is made from scikit-image's photos: pip install 'edgepose[demo]', "
+                           "or pass --source", EXIT_UNAVAILABLE) from None
+    data = Path(skimage.__file__).parent / "data"
+    people = [cv2.imread(str(data / name)) for name in ("astronaut.png", "camera.png")]
+    wall = np.full((height, width, 3), (96, 110, 120), np.uint8)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (width, height))
+    if not writer.isOpened():
+        raise CommandError("OpenCV cannot write the demo clip (MJPG)", EXIT_UNAVAILABLE)
+
+    def empty(seconds: float) -> None:
+        for _ in range(int(seconds * FPS)):
+            writer.write(wall)
+
+    def person(img: np.ndarray, seconds: float, motion: str) -> None:
+        side = int(height * 0.9)
+        small = cv2.resize(img, (side, side))
+        n = int(seconds * FPS)
+        for i in range(n):
+            frame = wall.copy()
+            phase = i / max(n - 1, 1)
+            if motion == "walk":
+                x = int((width - side) * phase)
+            else:
+                x = int((width - side) / 2 + 40 * np.sin(2 * np.pi * phase * 2))
+            frame[height - side :, x : x + side] = small
+            writer.write(frame)
+
+    empty(3)
+    person(people[0], 6, "walk")
+    empty(4)
+    person(people[1], 6, "sway")
+    empty(5)
+    writer.release()
+    return path
+
+
+def camera_present() -> bool:
+    if any(Path("/dev").glob("video[0-9]*")):
+        return True
+    try:
+        import picamera2  # noqa: F401
+
+        return True
+    except ImportError:
+        return False
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    if exe is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("demo: installing the mosquitto broker (apt-get install mosquitto)…", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "mosquitto"], check=False)
+        exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    if exe is None:
+        raise CommandError("no MQTT broker on localhost:1883 and mosquitto is not installed: "
+                           "`sudo apt install mosquitto`, or pass --broker HOST:PORT", EXIT_UNAVAILABLE)  # fmt: skip
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(50):
+        if port_open("127.0.0.1", port):
+            return proc, port
+        time.sleep(0.1)
+    proc.kill()
+    raise CommandError("the demo broker did not start", EXIT_UNAVAILABLE)
+
+
+def ensure_models(model: str, precision: str) -> None:
+    models_dir = default_models_dir()
+    if precision != "float":
+        return
+    wanted = [Path(detector_filename("float")).name, Path(landmark_filename(model, "float")).name]
+    missing = [n for n in wanted if not (models_dir / "float" / n).is_file()]
+    if missing:
+        print(f"demo: fetching {', '.join(missing)} into {models_dir / 'float'}", flush=True)
+        try:
+            fetch_float_models(models_dir, missing)
+        except ModelError as e:
+            raise CommandError(str(e), EXIT_UNAVAILABLE) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgepose.client import Frame, subscribe
+    from edgepose.daemon.runner import Daemon
+
+    models_dir = default_models_dir()
+    precision = args.precision or (
+        "int8" if (models_dir / landmark_filename(args.model, "int8")).is_file() else "float"
+    )
+    ensure_models(args.model, precision)
+    with tempfile.TemporaryDirectory(prefix="edgepose-demo-") as tmp:
+        work = Path(tmp)
+        source = args.source or ("auto" if camera_present() else str(make_demo_clip(work / "demo.avi")))
+        broker_proc = None
+        if args.broker:
+            host, _, port_text = args.broker.rpartition(":")
+            port = int(port_text)
+        elif port_open("127.0.0.1", 1883):
+            host, port = "127.0.0.1", 1883
+        else:
+            broker_proc, port = start_mosquitto(work)
+            host = "127.0.0.1"
+            print(f"demo: started a Mosquitto broker on {host}:{port} (stopped at the end)", flush=True)
+        cfg = parse_config({
+            "device": {"id": "demo"},
+            "source": {"uri": source, "loop": True, "pace": "realtime"},
+            "engine": {"model": args.model, "precision": precision, "backend": "cpu"},
+            "presence": {"leave_seconds": 1.5},
+            "mqtt": {"host": host, "port": port},
+            "homeassistant": {"discovery": False},
+            "stats": {"interval_seconds": 10.0},
+        })  # fmt: skip
+        print(f"demo: source {source if source == 'auto' else 'demo clip (scikit-image photos)'}; "
+              f"model {args.model} {precision}; broker {host}:{port}; topics edgepose/demo/#", flush=True)  # fmt: skip
+        daemon = Daemon(cfg, duration=args.duration)
+        errors: list[BaseException] = []
+
+        def run_daemon() -> None:
+            try:
+                daemon.run()
+            except BaseException as e:  # shown after the listener stops
+                errors.append(e)
+
+        thread = threading.Thread(target=run_daemon, name="edgepose-daemon", daemon=True)
+        previous = signal.signal(signal.SIGINT, lambda *_: daemon.stop())
+        try:
+            with subscribe(host, port, "demo") as sub:
+                thread.start()
+                last_frame_shown = 0.0
+                while thread.is_alive():
+                    for msg in sub.messages(0.5):
+                        now = time.monotonic()
+                        if isinstance(msg, Frame):
+                            if now - last_frame_shown < 1.0 / args.frames_per_second_shown:
+                                continue
+                            last_frame_shown = now
+                        print(format_message(msg), flush=True)
+                    if not thread.is_alive():
+                        break
+                thread.join(5)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            if broker_proc is not None:
+                broker_proc.terminate()
+                broker_proc.wait(5)
+        if errors:
+            raise CommandError(f"the daemon stopped: {errors[0]}", EXIT_UNAVAILABLE)
+    return EXIT_OK

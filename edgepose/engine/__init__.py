@@ -1,0 +1,1 @@
+"""The BlazePose pipeline: detector, ROI maths, landmark model, and the detector-tracker loop."""

@@ -1,0 +1,257 @@
+"""`build_models`: float models → verified float32 rewrite → calibrated int8 models + manifest.
+
+Nothing in `out_dir` is replaced until every model has been built, loaded back and verified: outputs go to
+temporary files next to their destination and are renamed into place at the end (manifest last).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from edgepose import __version__
+from edgepose.models_build import calibration as cal
+from edgepose.models_build.edgetpu_check import (
+    check_edgetpu_form,
+    compiler_available,
+    compiler_command,
+    compiler_command_text,
+)
+from edgepose.models_build.errors import ModelBuildError
+from edgepose.models_build.float32 import rewrite_float32, verify_rewrite
+from edgepose.models_build.manifest import MANIFEST_NAME, Manifest, ModelEntry
+from edgepose.models_build.quantize import Recipe, head_layers, io_types, op_counts, quantize_model
+from edgepose.models_build.tflite_schema import read_model_bytes
+
+DETECTOR = "pose_detection"
+LANDMARKS = ("pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy")
+# Landmark models that also get an int8_mixed (float heads) variant. Heavy's is 18 MB and still 2 PCK points
+# below float (docs/int8.md), so it is not built by default: the shipped files stay small.
+MIXED_MODELS = ("pose_landmark_lite", "pose_landmark_full")
+# The landmark model that makes the tracked ROIs of the calibration set (the default complexity).
+ROI_LANDMARK = "pose_landmark_full"
+REWRITE_CHECK_INPUTS = 3
+Progress = Callable[[str], None]
+
+
+def _source_info(filename: str, sha: str) -> dict[str, str]:
+    info = {"file": f"float/{filename}", "sha256": sha}
+    try:
+        from edgepose.model_files import FLOAT_MODELS, NPM_PACKAGE, PYPI_PACKAGE
+
+        m = FLOAT_MODELS.get(filename)
+        if m is not None:
+            info["package"] = PYPI_PACKAGE if m.registry == "pypi" else NPM_PACKAGE
+            info["member"] = m.member
+            info["pinned"] = "yes" if m.sha256 == sha else f"NO (pinned {m.sha256})"
+    except ImportError:
+        pass
+    return info
+
+
+def _shared_data() -> Path | None:
+    env = os.environ.get("EDGEPOSE_TEST_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "data")
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def build_models(
+    float_dir: Path,
+    out_dir: Path,
+    calibration_dir: Path | None = None,
+    edgetpu: bool = False,
+    progress: Progress | None = None,
+    models: tuple[str, ...] = (DETECTOR, *LANDMARKS),
+    shared_data: Path | None = None,
+    mixed: tuple[str, ...] = MIXED_MODELS,
+) -> Manifest:
+    """Build `<out_dir>/<name>_int8.tflite` for each of `models` (and `<name>_int8_mixed.tflite` for the landmark
+    models when `mixed`: float heads, CPU only) and `<out_dir>/manifest.json`."""
+    say = progress or (lambda _msg: None)
+    float_dir, out_dir = Path(float_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shared = shared_data or _shared_data()
+    if calibration_dir is not None:
+        source = cal.user_source(Path(calibration_dir))
+    elif shared is not None:
+        source = cal.default_source(shared)
+    else:
+        raise ModelBuildError(
+            "no calibration data: ../shared/data is absent; pass --calibration DIR with frames of your camera"
+        )
+    names = tuple(models)
+    if ROI_LANDMARK not in names and any(n.startswith("pose_landmark") for n in names):
+        names = (*names, ROI_LANDMARK)
+    originals: dict[str, bytes] = {}
+    for name in dict.fromkeys((DETECTOR, *names)):
+        originals[name] = read_model_bytes(float_dir / f"{name}.tflite")
+
+    with tempfile.TemporaryDirectory(prefix="edgepose-build-") as tmp_s:
+        tmp = Path(tmp_s)
+        # 1. float32 rewrite, checked against the original.
+        rewritten: dict[str, Path] = {}
+        rewrite_info: dict[str, dict] = {}
+        for name, src in originals.items():
+            say(f"[1/4] float32 rewrite {name}")
+            out, rep = rewrite_float32(src)
+            path = tmp / f"{name}_float32.tflite"
+            path.write_bytes(out)
+            rewritten[name] = path
+            rewrite_info[name] = {"folded_ops": rep.folded_ops, "size": rep.size_out}
+        # 2. calibration set from the float pipeline.
+        say(f"[2/4] calibration: {len(source.files)} files under {source.root}")
+        cset = cal.build_calibration_set(source, rewritten[DETECTOR], rewritten[ROI_LANDMARK], say)
+        say(
+            f"      {cset.frames} frames, {cset.frames_with_person} with a person, "
+            f"{len(cset.landmark)} landmark crops"
+        )
+        for name, src in originals.items():
+            samples = cset.detector if name == DETECTOR else cset.landmark
+            step = max(1, len(samples) // REWRITE_CHECK_INPUTS)
+            check = verify_rewrite(src, rewritten[name].read_bytes(), samples[::step][:REWRITE_CHECK_INPUTS])
+            rewrite_info[name].update(max_abs_diff=check.max_abs_diff, bit_exact=check.bit_exact, inputs=check.n_inputs)
+            say(f"      {name}: rewrite {'bit-exact' if check.bit_exact else f'max diff {check.max_abs_diff:.2g}'}")
+        # 3. quantize, load back, verify.
+        staged: dict[str, Path] = {}
+        entries: dict[str, ModelEntry] = {}
+        held_out = _held_out(shared)
+        jobs = [(name, name, Recipe("int8")) for name in models]
+        for name in models:
+            if name in mixed:
+                heads = tuple(head_layers(rewritten[name].read_bytes()))
+                jobs.append((f"{name}_mixed", name, Recipe("int8_mixed", float_layers=heads)))
+        for key, name, recipe in jobs:
+            say(f"[3/4] quantize {name} ({recipe.name})")
+            samples = cset.detector if name == DETECTOR else cset.landmark
+            q = quantize_model(rewritten[name].read_bytes(), cal.as_signature_data(samples), recipe)
+            final = out_dir / (f"{name}_int8.tflite" if recipe.name == "int8" else f"{name}_int8_mixed.tflite")
+            part = tmp / final.name  # staged outside models/ until everything is verified
+            part.write_bytes(q)
+            staged[key] = part
+            say(f"[4/4] verify {final.name}")
+            verification = _verify(name, rewritten, part, held_out, samples)
+            ins, outs = io_types(q)
+            et = check_edgetpu_form(part)
+            entries[key] = ModelEntry(
+                file=final.name,
+                sha256=cal.file_sha256(part),
+                size=part.stat().st_size,
+                source=_source_info(f"{name}.tflite", cal.file_sha256(float_dir / f"{name}.tflite")),
+                recipe=recipe.describe(),
+                float32_rewrite=rewrite_info[name],
+                verification={**verification, "io_types": {"inputs": ins, "outputs": outs}, "ops": op_counts(q)},
+                edgetpu={
+                    "compilable": et.compilable,
+                    "fully_mapped": et.fully_mapped,
+                    "unsupported_ops": et.unsupported_ops,
+                    "cpu_ops": len(et.cpu_ops),
+                    "ops_total": et.ops_total,
+                },
+            )
+            say(f"      {et.summary().replace(str(part), final.name)}")
+        manifest = Manifest(
+            edgepose_version=__version__,
+            calibration={
+                "sha256": cset.source_sha256,
+                "root": "../shared/data" if calibration_dir is None else str(calibration_dir),
+                "files": len(source.files),
+                "video_stride": source.video_stride,
+                "frames": cset.frames,
+                "frames_with_person": cset.frames_with_person,
+                "detector_samples": len(cset.detector),
+                "landmark_crops": len(cset.landmark),
+                "held_out": "images/annotated (accuracy test set)" if calibration_dir is None else "",
+            },
+            models=entries,
+        )
+        det = out_dir / f"{DETECTOR}_int8.tflite"
+        lms = [out_dir / f"{n}_int8.tflite" for n in models if n != DETECTOR]
+        manifest.edgetpu_compiler_command = compiler_command_text([det, *lms], out_dir)
+        # Everything verified: move into place, manifest last.
+        _install({out_dir / entries[k].file: p for k, p in staged.items()}, out_dir, manifest.to_json())
+    if edgetpu:
+        run_edgetpu_compiler([det, *lms], out_dir, say)
+    return manifest
+
+
+def _install(files: dict[Path, Path], out_dir: Path, manifest_json: str) -> None:
+    """Copy every staged file next to its destination as .part, then rename all into place, manifest last."""
+    parts: list[tuple[Path, Path]] = []
+    try:
+        for final, staged in files.items():
+            part = final.with_name(final.name + ".part")
+            shutil.copyfile(staged, part)
+            parts.append((part, final))
+        mpart = out_dir / (MANIFEST_NAME + ".part")
+        mpart.write_text(manifest_json)
+        parts.append((mpart, out_dir / MANIFEST_NAME))
+    except OSError as e:
+        for part, _ in parts:
+            part.unlink(missing_ok=True)
+        raise ModelBuildError(f"cannot write into {out_dir}: {e}; nothing was replaced") from None
+    for part, final in parts:
+        os.replace(part, final)
+
+
+def _held_out(shared: Path | None) -> Path | None:
+    if shared is None:
+        return None
+    ann = shared / "images" / "annotated" / "person_keypoints.json"
+    return ann if ann.is_file() else None
+
+
+def _verify(name: str, rewritten: dict[str, Path], int8_path: Path, held_out: Path | None, samples) -> dict:
+    """Load the int8 model on LiteRT and compare it with the float32 model on held-out photos."""
+    from edgepose.models_build import verify
+
+    try:
+        q = verify.QuantModel(int8_path)
+        q(np.zeros_like(samples[0]))
+    except (ValueError, RuntimeError) as e:
+        raise ModelBuildError(f"built model {int8_path.name} does not load or run on LiteRT: {e}") from None
+    if name == DETECTOR:
+        frames = []
+        if held_out is not None:
+            import cv2
+
+            for path, _ in verify.annotated_people(held_out):
+                bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if bgr is not None:
+                    frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        if not frames:
+            return {"note": "no held-out photos; detector agreement not measured"}
+        agree = verify.detector_agreement(rewritten[DETECTOR], int8_path, frames)
+        return {"set": "annotated photos", "detector_agreement": verify.as_dict(agree)}
+    if held_out is None:
+        return {"note": "no held-out photos; landmark deviation not measured"}
+    dev = verify.compare_landmarks_on_photos(rewritten[DETECTOR], rewritten[name], int8_path, held_out)
+    return {"set": "annotated photos (float detector crops)", "landmarks": verify.as_dict(dev)}
+
+
+def run_edgetpu_compiler(models: list[Path], out_dir: Path, say: Progress) -> None:
+    """Form-check the models, then compile them together, or print the command to run elsewhere."""
+    reports = [check_edgetpu_form(m) for m in models]
+    for r in reports:
+        say(r.summary())
+    bad = [r for r in reports if not r.compilable]
+    if bad:
+        raise ModelBuildError("not Edge-TPU-compilable: " + "; ".join(r.summary() for r in bad))
+    cmd = compiler_command(models, out_dir)
+    if not compiler_available():
+        say(
+            "edgetpu_compiler is not on PATH (it runs on x86-64 Debian/Ubuntu only); run there:\n  "
+            + compiler_command_text(models, out_dir)
+        )
+        return
+    say("running " + compiler_command_text(models, out_dir))
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    say(done.stdout)
+    if done.returncode != 0:
+        raise ModelBuildError(f"edgetpu_compiler failed ({done.returncode}): {done.stderr.strip()}")

@@ -1,0 +1,79 @@
+"""models/manifest.json: where the int8 models came from and how they were checked.
+
+Per output model: the float source (package, file, sha256), the recipe, the calibration-set hash, the output
+sha256 and size, and the verification figures. `check_manifest` is what the test suite and `models verify`
+use to prove the shipped files are the ones the manifest describes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgepose.models_build.calibration import file_sha256
+from edgepose.models_build.errors import ModelBuildError
+
+MANIFEST_NAME = "manifest.json"
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class ModelEntry:
+    file: str
+    sha256: str
+    size: int
+    source: dict[str, Any]
+    recipe: dict[str, Any]
+    float32_rewrite: dict[str, Any]
+    verification: dict[str, Any]
+    edgetpu: dict[str, Any]
+
+
+@dataclass
+class Manifest:
+    edgepose_version: str
+    calibration: dict[str, Any]
+    models: dict[str, ModelEntry] = field(default_factory=dict)
+    edgetpu_compiler_command: str = ""
+    schema: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Manifest:
+        models = {k: ModelEntry(**v) for k, v in d.get("models", {}).items()}
+        return cls(
+            edgepose_version=d["edgepose_version"],
+            calibration=d["calibration"],
+            models=models,
+            edgetpu_compiler_command=d.get("edgetpu_compiler_command", ""),
+            schema=d.get("schema", SCHEMA_VERSION),
+        )
+
+
+def load_manifest(models_dir: Path) -> Manifest:
+    path = Path(models_dir) / MANIFEST_NAME
+    try:
+        return Manifest.from_dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise ModelBuildError(f"{path} does not exist; run `edgepose models build`") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ModelBuildError(f"{path} is not a valid edgepose model manifest ({e}); rebuild the models") from None
+
+
+def check_manifest(models_dir: Path) -> dict[str, str]:
+    """{file: problem} for every manifest model that is missing or whose sha256/size differs; {} if all match."""
+    manifest = load_manifest(models_dir)
+    problems: dict[str, str] = {}
+    for name, entry in manifest.models.items():
+        path = Path(models_dir) / entry.file
+        if not path.is_file():
+            problems[name] = f"{path} is missing"
+            continue
+        actual = file_sha256(path)
+        if actual != entry.sha256:
+            problems[name] = f"{path} has sha256 {actual}, manifest says {entry.sha256}"
+    return problems

@@ -1,0 +1,181 @@
+"""Quantization recipes on ai-edge-quantizer (the optional extra `quantize`), and the int8 graph fix-ups.
+
+Recipes:
+- `int8`: weights int8 per channel, activations int8, int8 model input/output (the backend reads scale and
+  zero point from the model). This is the Edge TPU form.
+- `int8_mixed`: like `int8`, but the layers named by the per-layer error report keep 16-bit activations
+  (int16 activations × int8 weights), for the CPU.
+
+ai-edge-quantizer does not quantize DEPTH_TO_SPACE (the detector has three); it leaves them float between a
+DEQUANTIZE and a QUANTIZE. DEPTH_TO_SPACE only moves values, so `requantize_data_movement` runs it on the int8
+tensor directly (output keeps the input's scale; the following QUANTIZE becomes an int8→int8 requantize).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgepose.models_build.errors import ModelBuildError
+from edgepose.models_build.tflite_schema import load_model_t, op_names, pack_model_t, tensor_type_names
+
+RECIPES = ("int8", "int8_mixed")
+# int8_mixed keeps the last MIXED_FLOAT_TAIL ops of a landmark model float: the regression, presence and world
+# heads. The per-layer report (docs/int8.md) shows the error spread over the whole network, and keeping the
+# largest-error layers float did not help PCK; the heads did, at no measurable speed cost.
+MIXED_FLOAT_TAIL = 20
+SEGMENTATION_OUTPUT = "Identity_2"  # not used by the pipeline: stays int8
+DATA_MOVEMENT_OPS = frozenset({"DEPTH_TO_SPACE"})
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A quantization recipe: its name and the layer-name regexes that keep 16-bit activations."""
+
+    name: str
+    int16_layers: tuple[str, ...] = ()
+    float_layers: tuple[str, ...] = ()
+    algorithm: str = "min_max_uniform_quantize"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "weights": "int8 symmetric, per output channel",
+            "activations": "int8 asymmetric, per tensor (min/max calibration)",
+            "int16_activation_layers": list(self.int16_layers),
+            "float_layers": len(self.float_layers),
+            "algorithm": self.algorithm,
+            "io": "int8 input and outputs (scale/zero point in the model)",
+            "tool": _tool_version(),
+        }
+
+
+def _tool_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"ai-edge-quantizer {version('ai-edge-quantizer')}"
+    except Exception:
+        return "ai-edge-quantizer (version unknown)"
+
+
+def _import_quantizer():
+    try:
+        from ai_edge_quantizer import qtyping, quantizer, recipe
+    except ImportError as e:
+        raise ModelBuildError(
+            f"ai-edge-quantizer is not installed ({e}); install the build extra: pip install 'edgepose[quantize]'"
+        ) from None
+    return quantizer, recipe, qtyping
+
+
+def quantize_model(
+    float32_model: bytes,
+    calibration: dict[str, list[dict[str, np.ndarray]]],
+    recipe: Recipe,
+) -> bytes:
+    """Calibrate and quantize a float32 model (with signature def) and apply the int8 fix-ups."""
+    quantizer, recipes, qtyping = _import_quantizer()
+    qt = quantizer.Quantizer(bytearray(float32_model))
+    qt.load_quantization_recipe(recipes.static_wi8_ai8())
+    for regex in recipe.int16_layers:
+        # Later entries override earlier ones for the layers they match.
+        qt.add_static_config(
+            regex=f"^{re.escape(regex)};$",
+            operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
+            activation_num_bits=16,
+            weight_num_bits=8,
+        )
+    for name in recipe.float_layers:
+        # Kept float (the quantizer wraps them in DEQUANTIZE/QUANTIZE): CPU only, not Edge TPU form.
+        qt.update_quantization_recipe(
+            regex=f"^{re.escape(name)};$",
+            operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
+            algorithm_key="no_quantize",
+        )
+    qsv = qt.calibrate(calibration, num_threads=1)
+    result = qt.quantize(qsv, enable_progress_bar=False, enable_progress_report=False)
+    return requantize_data_movement(bytes(result.quantized_model))
+
+
+def requantize_data_movement(model_bytes: bytes) -> bytes:
+    """Run float-only data-movement ops (DEPTH_TO_SPACE) on int8: remove their DEQUANTIZE/QUANTIZE sandwich."""
+    model = load_model_t(model_bytes)
+    g = model.subgraphs[0]
+    names = op_names(model)
+    tnames = tensor_type_names()
+    producer = {int(o): i for i, op in enumerate(g.operators) for o in op.outputs}
+    consumers: dict[int, list[int]] = {}
+    for i, op in enumerate(g.operators):
+        for x in op.inputs:
+            consumers.setdefault(int(x), []).append(i)
+    drop: set[int] = set()
+    for i, op in enumerate(g.operators):
+        if names[i] not in DATA_MOVEMENT_OPS:
+            continue
+        src = int(op.inputs[0])
+        p = producer.get(src)
+        if p is None or names[p] != "DEQUANTIZE":
+            continue
+        q_in = int(g.operators[p].inputs[0])
+        if tnames[g.tensors[q_in].type] not in ("INT8", "INT16"):
+            continue
+        out = g.tensors[int(op.outputs[0])]
+        op.inputs = np.array([q_in, *[int(x) for x in op.inputs[1:]]], dtype=np.int32)
+        out.type = g.tensors[q_in].type
+        out.quantization = copy.deepcopy(g.tensors[q_in].quantization)
+        if consumers.get(src, []) == [i]:
+            drop.add(p)
+    if drop:
+        g.operators = [op for i, op in enumerate(g.operators) if i not in drop]
+        from edgepose.models_build.float32 import _compact
+
+        _compact(model)
+    return pack_model_t(model)
+
+
+def head_layers(float32_model: bytes, n: int = MIXED_FLOAT_TAIL) -> list[str]:
+    """Output tensor names of the last `n` ops (graph order), except the segmentation head."""
+    model = load_model_t(float32_model)
+    g = model.subgraphs[0]
+    names = []
+    for op in g.operators[-n:]:
+        t = g.tensors[int(op.outputs[0])]
+        name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+        if name != SEGMENTATION_OUTPUT:
+            names.append(name)
+    return names
+
+
+def recipe_for(name: str, int16_layers: Iterable[str] = (), float_layers: Iterable[str] = ()) -> Recipe:
+    if name not in RECIPES:
+        raise ModelBuildError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
+    return Recipe(name, tuple(int16_layers), tuple(float_layers))
+
+
+def tensor_types(model_bytes: bytes) -> dict[str, int]:
+    """Count of tensors per type (for reports and tests)."""
+    g = load_model_t(model_bytes).subgraphs[0]
+    names = tensor_type_names()
+    counts: dict[str, int] = {}
+    for t in g.tensors:
+        counts[names[t.type]] = counts.get(names[t.type], 0) + 1
+    return counts
+
+
+def op_counts(model_bytes: bytes) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for n in op_names(load_model_t(model_bytes)):
+        counts[n] = counts.get(n, 0) + 1
+    return counts
+
+
+def io_types(model_bytes: bytes) -> tuple[Sequence[str], Sequence[str]]:
+    g = load_model_t(model_bytes).subgraphs[0]
+    names = tensor_type_names()
+    return [names[g.tensors[i].type] for i in g.inputs], [names[g.tensors[i].type] for i in g.outputs]

@@ -1,0 +1,1 @@
+"""MQTT: the topic/payload contract, the publisher and Home Assistant discovery (docs/mqtt.md)."""

@@ -1,0 +1,206 @@
+"""Project-side API of the MediaPipe reference: run legacy `Pose` in the reference venv, get numpy arrays.
+
+    result = run_mediapipe([Path("a.jpg"), Path("b.png")], model_complexity=1, static=True)
+    result.landmarks[0, 11, :2]          # normalised x, y of the left shoulder in the first image
+
+The frames are decoded inside the subprocess before timing (or written to an .npy when given as arrays), so
+`process_ms` is MediaPipe's `process()` only. MediaPipe chooses its own threads (XNNPACK runs with 1 thread on
+desktop Linux); `info["cpu_count"]` and `cpu_ms` (CPU time of all its threads) let a benchmark say how many
+cores it really used.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgepose.reference.mediapipe_env import (
+    INSTALL_HINT,
+    RUNNER,
+    MediaPipeUnavailable,
+    reference_python,
+    runner_env,
+)
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
+FRAMES_SUFFIXES = frozenset({".npy", ".npz"})
+ERROR_PREFIX = "mediapipe_runner: error: "
+
+FramesOrPaths = str | Path | np.ndarray | Sequence[str | Path] | Sequence[np.ndarray]
+
+
+class MediaPipeRunError(RuntimeError):
+    """The reference ran but rejected the request or failed; the runner's message (e.g. unreadable file)."""
+
+
+@dataclass(frozen=True)
+class MediaPipeResult:
+    """What legacy `Pose.process()` returned for each frame, as arrays (frame i is row i)."""
+
+    found: np.ndarray  # (N,) bool: a pose was returned
+    landmarks: np.ndarray  # (N, 33, 4) float32 normalised x, y, z, visibility; NaN where not found
+    world: np.ndarray  # (N, 33, 3) float32 metres; NaN where not found
+    sizes: np.ndarray  # (N, 2) int32 width, height
+    process_ms: np.ndarray  # (N,) float64 wall time of each process() call
+    cpu_ms: np.ndarray  # (N,) float64 CPU time (all threads) during each call
+    init_ms: float  # Pose() construction (graph start)
+    sources: list[str]
+    model_complexity: int
+    static_image_mode: bool
+    smooth_landmarks: bool
+    info: dict = field(default_factory=dict)  # versions, cpu_count, landmark model sha256s
+
+    @property
+    def frames(self) -> int:
+        return int(self.found.shape[0])
+
+    @property
+    def total_ms(self) -> float:
+        return float(self.process_ms.sum())
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of process() alone (frames were decoded beforehand)."""
+        return self.frames / (self.total_ms / 1e3) if self.total_ms > 0 else float("nan")
+
+    @property
+    def cores_used(self) -> float:
+        """Mean CPU time per wall time during process(): > 1 means MediaPipe ran threads in parallel."""
+        return float(self.cpu_ms.sum() / self.total_ms) if self.total_ms > 0 else float("nan")
+
+    def pixels(self) -> np.ndarray:
+        """(N, 33, 2) landmark x, y in pixels of each frame."""
+        return self.landmarks[..., :2] * self.sizes[:, None, :].astype(np.float32)
+
+
+def _check_frame(a: np.ndarray, what: str) -> None:
+    if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"{what} has shape {a.shape} and dtype {a.dtype}; expected H×W×3 uint8 RGB")
+
+
+def _source_request(frames_or_paths: FramesOrPaths, workdir: Path) -> dict:
+    """Turn the caller's input into the runner's frame source (writing arrays to an .npy/.npz file)."""
+    src = frames_or_paths
+    if isinstance(src, (str, Path)):
+        path = Path(src).resolve()
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist")
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            return {"video": str(path)}
+        if path.suffix.lower() in FRAMES_SUFFIXES:
+            return {"frames": str(path)}
+        return {"images": [str(path)]}
+    if isinstance(src, np.ndarray):
+        stack = src[None] if src.ndim == 3 else src
+        if stack.ndim != 4:
+            raise ValueError(f"frames have shape {src.shape}; expected H×W×3 or N×H×W×3 uint8 RGB")
+        if len(stack) == 0:
+            raise ValueError("no frames given")
+        _check_frame(stack[0], "frame 0")
+        np.save(workdir / "frames.npy", np.ascontiguousarray(stack))
+        return {"frames": str(workdir / "frames.npy")}
+    items = list(src)
+    if not items:
+        raise ValueError("no frames or paths given")
+    if all(isinstance(x, (str, Path)) for x in items):
+        paths = [Path(x).resolve() for x in items]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"image files do not exist: {', '.join(missing)}")
+        return {"images": [str(p) for p in paths]}
+    if all(isinstance(x, np.ndarray) for x in items):
+        for i, a in enumerate(items):
+            _check_frame(a, f"frame {i}")
+        if len({a.shape for a in items}) == 1:
+            np.save(workdir / "frames.npy", np.stack(items))
+            return {"frames": str(workdir / "frames.npy")}
+        np.savez(workdir / "frames.npz", **{f"f{i:06d}": a for i, a in enumerate(items)})
+        return {"frames": str(workdir / "frames.npz")}
+    raise TypeError("frames_or_paths must be a path, an array, or a sequence of only paths or only arrays")
+
+
+def run_mediapipe(
+    frames_or_paths: FramesOrPaths,
+    model_complexity: int = 1,
+    static: bool = True,
+    *,
+    smooth_landmarks: bool = True,
+    min_detection_confidence: float = 0.5,
+    min_tracking_confidence: float = 0.5,
+    max_frames: int | None = None,
+    python: Path | None = None,
+    timeout: float = 900.0,
+) -> MediaPipeResult:
+    """Run MediaPipe legacy `Pose` on images, a video, an .npy/.npz of frames, or RGB arrays.
+
+    One `Pose` instance processes all frames in order: with `static=False` it tracks from frame to frame
+    (pass video frames), with `static=True` every frame runs the detector. Raises MediaPipeUnavailable when no
+    reference interpreter exists, MediaPipeRunError when the reference fails, ValueError/FileNotFoundError
+    for bad input.
+    """
+    if model_complexity not in (0, 1, 2):
+        raise ValueError(f"model_complexity must be 0, 1 or 2, got {model_complexity!r}")
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+    python = Path(python) if python is not None else reference_python()
+    with tempfile.TemporaryDirectory(prefix="edgepose-mp-") as tmp:
+        workdir = Path(tmp)
+        source = _source_request(frames_or_paths, workdir)
+        from_arrays = "frames" in source and Path(source["frames"]).parent == workdir
+        request = source | {
+            "output": str(workdir / "out.npz"),
+            "model_complexity": model_complexity,
+            "static_image_mode": static,
+            "smooth_landmarks": smooth_landmarks,
+            "min_detection_confidence": min_detection_confidence,
+            "min_tracking_confidence": min_tracking_confidence,
+            "max_frames": max_frames,
+        }
+        try:
+            proc = subprocess.run(
+                [str(python), "-I", str(RUNNER), "-"],
+                input=json.dumps(request),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=runner_env(),
+                check=False,
+            )
+        except OSError as e:  # missing or not executable
+            raise MediaPipeUnavailable(f"reference interpreter {python} cannot be started: {e}; {INSTALL_HINT}") from e
+        except subprocess.TimeoutExpired as e:
+            raise MediaPipeRunError(f"MediaPipe reference timed out after {timeout:.0f} s") from e
+        if proc.returncode != 0:
+            lines = proc.stderr.strip().splitlines()
+            errors = [ln.removeprefix(ERROR_PREFIX) for ln in lines if ln.startswith(ERROR_PREFIX)]
+            if errors:
+                raise MediaPipeRunError(errors[-1])
+            if any("ModuleNotFoundError" in ln or "ImportError" in ln for ln in lines):
+                raise MediaPipeUnavailable(f"{python} cannot import MediaPipe: {lines[-1]}; {INSTALL_HINT}")
+            raise MediaPipeRunError(f"MediaPipe reference failed (exit {proc.returncode}): {' | '.join(lines[-3:])}")
+        with np.load(workdir / "out.npz", allow_pickle=False) as out:
+            info = json.loads(str(out["info"]))
+            # Arrays were passed through a temporary file: name them by index, not by that file.
+            sources = list(info.pop("sources"))
+            if from_arrays:
+                sources = [f"array#{i}" for i in range(len(sources))]
+            return MediaPipeResult(
+                found=out["found"],
+                landmarks=out["landmarks"],
+                world=out["world"],
+                sizes=out["size"],
+                process_ms=out["process_ms"],
+                cpu_ms=out["cpu_ms"],
+                init_ms=float(out["init_ms"]),
+                sources=sources,
+                model_complexity=model_complexity,
+                static_image_mode=static,
+                smooth_landmarks=smooth_landmarks,
+                info=info,
+            )

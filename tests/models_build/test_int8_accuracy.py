@@ -1,0 +1,55 @@
+"""Issue 3's accuracy criterion on the shared annotated photos: the int8 pipeline (as selected for the CPU)
+within 1.0 PCK@0.2 point of float, and the int8 detector finding people on exactly the same photos.
+
+Measured (docs/int8.md): full passes with the mixed recipe (−0.97); lite (−4.9) and heavy (−18.0) do not with
+any post-training recipe tried: they are strict xfails so that a better recipe turns them into failures to
+update, not silent passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+from support.engine import require_float_models
+from support.paths import MODELS_DIR
+
+from edgepose.commands.common import IMAGE_SUFFIXES, read_image
+from edgepose.commands.eval import evaluate
+from edgepose.engine.detector import PoseDetector
+from edgepose.inference.backend import create_backend
+
+
+def pck(shared: Path, model: str, precision: str) -> dict:
+    args = argparse.Namespace(
+        annotations=shared / "images/annotated/person_keypoints.json", images=shared / "images/annotated",
+        model=model, precision=precision, backend="cpu", edgetpu_device=None, heatmap_kernel=7, threads=None,
+        models_dir=require_float_models(), alpha=0.2, against=None,
+    )  # fmt: skip
+    return evaluate(args)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "full",
+        pytest.param("lite", marks=pytest.mark.xfail(strict=True, reason="int8 lite loses 4.9 PCK points")),
+        pytest.param("heavy", marks=pytest.mark.xfail(strict=True, reason="int8 heavy loses 18 PCK points")),
+    ],
+)
+def test_int8_pck_within_one_point_of_float(shared_data: Path, model: str) -> None:
+    f = pck(shared_data, model, "float")
+    q = pck(shared_data, model, "int8")
+    print(f"{model}: PCK@0.2 float {f['overall']:.2f}, int8 {q['overall']:.2f}")
+    assert q["overall"] >= f["overall"] - 1.0
+
+
+def test_int8_detector_finds_people_on_the_same_photos(shared_data: Path) -> None:
+    float_det = PoseDetector(create_backend(require_float_models() / "float/pose_detection.tflite"))
+    int8_det = PoseDetector(create_backend(MODELS_DIR / "pose_detection_int8.tflite"))
+    photos = sorted(p for p in (shared_data / "images/annotated").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    assert len(photos) >= 30
+    differ = [p.name for p in photos if (len(float_det.detect(img := read_image(p))) > 0)
+              != (len(int8_det.detect(img)) > 0)]  # fmt: skip
+    assert differ == []

@@ -1,0 +1,84 @@
+"""The int8 models shipped in models/ are the ones models/manifest.json describes, and they load and run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from support.paths import MODELS_DIR
+
+from edgepose.models_build.calibration import file_sha256
+from edgepose.models_build.manifest import check_manifest, load_manifest
+from edgepose.models_build.verify import QuantModel
+
+EXPECTED = {"pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy"}
+MIXED = {"pose_landmark_lite_mixed", "pose_landmark_full_mixed"}
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    if not (MODELS_DIR / "manifest.json").is_file():
+        pytest.fail(f"{MODELS_DIR / 'manifest.json'} is missing: the int8 models must be shipped")
+    return load_manifest(MODELS_DIR)
+
+
+def test_manifest_lists_every_int8_model(manifest) -> None:
+    assert set(manifest.models) == EXPECTED | MIXED
+    for name, entry in manifest.models.items():
+        assert entry.file == (f"{name}_int8.tflite" if name in EXPECTED else f"{name[:-6]}_int8_mixed.tflite")
+        assert entry.recipe["name"] == ("int8" if name in EXPECTED else "int8_mixed")
+        assert entry.float32_rewrite["bit_exact"] or entry.float32_rewrite["max_abs_diff"] <= 1e-6
+        assert len(manifest.calibration["sha256"]) == 64
+
+
+def test_shipped_files_match_manifest(manifest) -> None:
+    assert check_manifest(MODELS_DIR) == {}
+    for entry in manifest.models.values():
+        assert file_sha256(MODELS_DIR / entry.file) == entry.sha256
+        assert (MODELS_DIR / entry.file).stat().st_size == entry.size
+
+
+def test_manifest_float_sources_match_float_models(manifest) -> None:
+    for name, entry in manifest.models.items():
+        src = MODELS_DIR / "float" / f"{name.removesuffix('_mixed')}.tflite"
+        if not src.is_file():
+            pytest.skip(f"float model {src} not fetched")
+        assert file_sha256(src) == entry.source["sha256"]
+
+
+def test_check_manifest_detects_a_changed_file(manifest, tmp_path) -> None:
+    for entry in manifest.models.values():
+        (tmp_path / entry.file).write_bytes((MODELS_DIR / entry.file).read_bytes())
+    (tmp_path / "manifest.json").write_text((MODELS_DIR / "manifest.json").read_text())
+    victim = manifest.models["pose_landmark_lite"].file
+    data = bytearray((tmp_path / victim).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / victim).write_bytes(bytes(data))
+    problems = check_manifest(tmp_path)
+    assert list(problems) == ["pose_landmark_lite"]
+    assert victim in problems["pose_landmark_lite"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED | MIXED))
+def test_int8_model_loads_and_runs_on_litert(manifest, name) -> None:
+    model = QuantModel(MODELS_DIR / manifest.models[name].file)
+    assert model._in["dtype"] == np.int8
+    size = 224 if name == "pose_detection" else 256
+    low = -1.0 if name == "pose_detection" else 0.0
+    x = np.random.default_rng(0).uniform(low, 1.0, (1, size, size, 3)).astype(np.float32)
+    out = model(x)
+    shapes = set(out)
+    if name == "pose_detection":
+        assert shapes == {(1, 2254, 12), (1, 2254, 1)}
+    else:
+        assert {(1, 195), (1, 1), (1, 117)} <= shapes
+    assert all(np.isfinite(v).all() for v in out.values())
+
+
+def test_shipped_models_stay_small(manifest) -> None:
+    assert sum(e.size for e in manifest.models.values()) < 40_000_000
+
+
+def test_manifest_is_plain_json() -> None:
+    json.loads((MODELS_DIR / "manifest.json").read_text())
