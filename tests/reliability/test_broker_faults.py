@@ -36,11 +36,6 @@ def _discovery(sub) -> list:
     return [m for m in sub.messages if m.topic.startswith("homeassistant/") and m.topic.endswith("/config")]
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "flaky in the full suite only (2 of 5 full runs on 2026-11-22; always passes alone): the test's own "
-    "persistent-session subscriber sometimes misses the fresh 'online' within 10 s, or the exactly-once "
-    "check failed before the client deduplicated redeliveries; the daemon's log shows it reconnecting within "
-    "0.5 s each time. Harness fix pending, see docs/reliability.md"))
 def test_broker_restarted_at_random_moments(broker_factory, subscriber_factory, daemon_factory, spliced_clip,
                                             tmp_path: Path) -> None:
     """The broker is stopped and restarted RESTARTS times; outages always contain presence changes."""
@@ -70,8 +65,10 @@ def test_broker_restarted_at_random_moments(broker_factory, subscriber_factory, 
         # Every outage is longer than the longest gap between two presence changes of the clip (1.7 s).
         time.sleep(rng.uniform(2.0, 4.0))
         rss.append(d.sample().rss_kb)
-        broker.start()
+        # Taken before the broker is launched: nothing can arrive while it is down, and the daemon may well
+        # reconnect (and the subscriber receive its 'online') before start() has noticed the port is open.
         t_up, t_up_wall = time.monotonic(), time.time()
+        broker.start()
         outages.append((t_down, t_up_wall))
         assert sub.wait_for(lambda ms, t=t_up: bool(_fresh(sub, online, b"online", t)), timeout=10), \
             f"restart {i}: no 'online' within 10 s\n{d.stderr()[-3000:]}"
@@ -159,6 +156,11 @@ def _connections(broker) -> int:
 
 
 def _refused_run(broker, daemon_factory, tmp_path: Path, short_clip: Path, mqtt: dict) -> tuple[str, dict, int]:
+    """Run the daemon against a broker that refuses it; returns (stderr, summary, the daemon's attempts).
+
+    Attempts are the daemon's own count (`connection_attempts`): mosquitto logs a TLS connection that fails
+    its handshake inconsistently, so the broker's log only proves that the daemon reached it at all.
+    """
     config = daemon_config(tmp_path / "c.toml", port=broker.port, source=short_clip, device="refused", sections={
         "source": {"pace": "realtime", "loop": True},
         "mqtt": {"reconnect_min": 0.5, "reconnect_max": 2.0, **mqtt},
@@ -172,7 +174,9 @@ def _refused_run(broker, daemon_factory, tmp_path: Path, short_clip: Path, mqtt:
     err = d.stderr()
     assert code == 0, err[-3000:]
     assert "Traceback" not in err
-    return err, summary(d), _connections(broker) - before
+    assert _connections(broker) - before >= 1 or "TLS" in err, broker.log()[-2000:]
+    stats = summary(d)
+    return err, stats, stats["mqtt"]["connection_attempts"]
 
 
 def _mqtt_problems(err: str) -> list[str]:
