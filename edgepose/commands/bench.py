@@ -10,6 +10,7 @@ import argparse
 import json
 import resource
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--against", choices=("mediapipe",), default=None, help="also run the reference")
     p.add_argument("--compare-precision", action="store_true",
                    help="run both float and int8 models (ratios of invoke times in the same run)")
+    p.add_argument("--compare-graph", action="store_true",
+                   help="also run the whole landmark graph, segmentation head included (what dropping it saves)")
     p.add_argument("--rounds", type=int, default=1,
                    help="alternate the configurations N times and report medians (robust on a busy machine)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -121,27 +124,42 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(e), EXIT_NOINPUT) from None
     frames = [f.rgb for f in decoded]
     timestamps = [int(f.timestamp_ns or 0) for f in decoded]
-    precisions = ["float", "int8"] if args.compare_precision else [args.precision]
-    engines = {p: build_engine(engine_config(argparse.Namespace(**{**vars(args), "precision": p}))) for p in precisions}
-    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in precisions}
+    # Configurations run in the same process, interleaved round by round; the last one is "edgepose".
+    configs: dict[str, argparse.Namespace] = {}
+    if args.compare_graph:
+        configs["full_graph"] = argparse.Namespace(**vars(args), full_graph=True)
+    if args.compare_precision:
+        configs["float"] = argparse.Namespace(**{**vars(args), "precision": "float"})
+        configs["int8"] = argparse.Namespace(**{**vars(args), "precision": "int8"})
+    else:
+        configs[args.precision] = args
+    engines = {k: build_engine(replace(engine_config(a), full_graph=k == "full_graph")) for k, a in configs.items()}
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in configs}
     ref_runs: list[dict[str, Any]] = []
     for _ in range(max(1, args.rounds)):  # interleaved, so that load from elsewhere hits every config alike
-        for p in precisions:
-            runs[p].append(bench_engine(argparse.Namespace(**{**vars(args), "precision": p}), frames, timestamps,
-                                        engines[p]))  # fmt: skip
+        for k, a in configs.items():
+            runs[k].append(bench_engine(a, frames, timestamps, engines[k]))
         if args.against == "mediapipe":
             ref_runs.append(bench_mediapipe(args, frames))
+    main = list(configs)[-1]
     report: dict[str, Any] = {"video": str(args.video), "rounds": max(1, args.rounds)}
-    report["edgepose"] = _median_run(runs[precisions[-1]])
+    report["edgepose"] = _median_run(runs[main])
+
+    def invoke_ratio(slow: str, fast: str) -> float:
+        return float(np.median([s["mean_ms"]["landmark_invoke"] / f["mean_ms"]["landmark_invoke"]
+                                for s, f in zip(runs[slow], runs[fast], strict=True)]))  # fmt: skip
+
     if args.compare_precision:
         report["edgepose_float"] = _median_run(runs["float"])
-        ratios = [f["mean_ms"]["landmark_invoke"] / i["mean_ms"]["landmark_invoke"]
-                  for f, i in zip(runs["float"], runs["int8"], strict=True)]  # fmt: skip
-        report["int8_landmark_invoke_speedup"] = float(np.median(ratios))
+        report["int8_landmark_invoke_speedup"] = invoke_ratio("float", "int8")
+    if args.compare_graph:
+        report["edgepose_full_graph"] = _median_run(runs["full_graph"])
+        report["pruned_landmark_invoke_speedup"] = invoke_ratio("full_graph", main)
     if ref_runs:
         report["mediapipe"] = _median_run(ref_runs)
-        ratios = [e["fps"] / m["fps"] for e, m in zip(runs[precisions[-1]], ref_runs, strict=True)]
-        report["fps_ratio_vs_mediapipe"] = float(np.median(ratios))
+        report["fps_ratio_vs_mediapipe"] = float(
+            np.median([e["fps"] / m["fps"] for e, m in zip(runs[main], ref_runs, strict=True)])
+        )
         if args.compare_precision:
             report["float_fps_ratio_vs_mediapipe"] = float(
                 np.median([e["fps"] / m["fps"] for e, m in zip(runs["float"], ref_runs, strict=True)])
@@ -165,6 +183,12 @@ def run(args: argparse.Namespace) -> int:
               f"detector {f['mean_ms']['detector']:.2f} ms/frame")  # fmt: skip
         print(f"  int8 landmark invoke speed-up over float (median of rounds) = "
               f"{report['int8_landmark_invoke_speedup']:.2f}x")  # fmt: skip
+    if "edgepose_full_graph" in report:
+        g = report["edgepose_full_graph"]
+        print(f"  whole graph {g['fps']:6.1f} fps  landmark invoke {g['mean_ms']['landmark_invoke']:.2f} ms "
+              f"(segmentation head computed and thrown away)")  # fmt: skip
+        print(f"  landmark invoke speed-up from not computing the segmentation head (median of rounds) = "
+              f"{report['pruned_landmark_invoke_speedup']:.2f}x")  # fmt: skip
     if "mediapipe" in report:
         m = report["mediapipe"]
         print(f"  mediapipe  {m['fps']:7.1f} fps  poses {m['frames_with_pose']}/{m['frames']}  "

@@ -19,6 +19,7 @@ from edgepose.engine.detector import MIN_SCORE, PoseDetector
 from edgepose.engine.landmarks import DEFAULT_HEATMAP_KERNEL, MIN_PRESENCE, LandmarkModel, landmark_input
 from edgepose.engine.roi import roi_from_points
 from edgepose.inference.backend import create_backend
+from edgepose.inference.pruning import is_mask_output
 from edgepose.model_files import default_models_dir, detector_filename, landmark_model_for, resolve_model
 from edgepose.pose import FramePoses, Pose, Roi
 
@@ -50,6 +51,9 @@ class EngineConfig:
     min_presence: float = MIN_PRESENCE
     segmentation: bool = False
     models_dir: Path | None = None
+    # Run the landmark model's segmentation head even when no mask is wanted (only to measure what dropping it
+    # saves; edgepose.inference.pruning).
+    full_graph: bool = False
 
 
 @dataclass(slots=True)
@@ -89,8 +93,10 @@ class PoseEngine:
         lm_path = resolve_model(models_dir, lm_name)
         kwargs = {"threads": config.threads, "device": config.edgetpu_device}
         detector = PoseDetector(create_backend(det_path, config.backend, **kwargs), config.min_detection_score)
+        # Without a mask, the landmark model's segmentation head is not computed at all.
+        drop = None if config.segmentation or config.full_graph else is_mask_output
         landmarks = LandmarkModel(
-            create_backend(lm_path, config.backend, **kwargs),
+            create_backend(lm_path, config.backend, drop_outputs=drop, **kwargs),
             heatmap_kernel=config.heatmap_kernel,
             min_presence=config.min_presence,
             segmentation=config.segmentation,

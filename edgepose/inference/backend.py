@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from edgepose.inference.pruning import PruneReport, PruningUnavailable, prune_outputs
+
 log = logging.getLogger(__name__)
 
 # Python modules that provide `Interpreter` and `load_delegate`, in order of preference.
@@ -94,16 +96,25 @@ class InterpreterBackend:
         runtime: ModuleType | None = None,
         delegates: Sequence[Any] = (),
         name: str = "cpu",
+        drop_outputs: Callable[[tuple[int, ...]], bool] | None = None,
     ) -> None:
+        """`drop_outputs`: outputs (by shape) the caller will not read; they and the ops that only compute them
+        are removed before loading (edgepose.inference.pruning), when the runtime allows it."""
         self.path = Path(path)
         self.name = name
         self.note = ""  # why this backend was chosen when it is not the one asked for (auto fallback)
+        self.pruned: PruneReport | None = None
         if not self.path.is_file():
             raise BackendError(f"model file {self.path} does not exist")
         runtime = runtime or load_runtime()
+        source: dict[str, Any] = {"model_path": str(self.path)}
+        if drop_outputs is not None:
+            content = self._pruned_content(drop_outputs)
+            if content is not None:
+                source = {"model_content": content}
         try:
             self._interpreter = runtime.Interpreter(
-                model_path=str(self.path), num_threads=threads, experimental_delegates=list(delegates) or None
+                **source, num_threads=threads, experimental_delegates=list(delegates) or None
             )
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
@@ -113,6 +124,20 @@ class InterpreterBackend:
         if len(self.inputs) != 1:
             raise BackendError(f"{self.path}: expected 1 input tensor, found {len(self.inputs)}")
         self._in = self.inputs[0]
+
+    def _pruned_content(self, drop: Callable[[tuple[int, ...]], bool]) -> bytes | None:
+        try:
+            content, self.pruned = prune_outputs(self.path.read_bytes(), drop)
+        except PruningUnavailable as e:
+            log.debug("%s: running the whole graph (%s)", self.path.name, e)
+            return None
+        except OSError as e:
+            raise BackendError(f"cannot read model file {self.path}: {e.strerror}") from None
+        except Exception as e:  # the flatbuffer reader fails in many ways on a corrupt or truncated file
+            raise BackendError(f"{self.path} is not a loadable TFLite model ({e}); fetch or rebuild it") from None
+        log.debug("%s: dropped outputs %s (%d ops not run)", self.path.name, self.pruned.dropped_outputs,
+                  self.pruned.removed_ops)  # fmt: skip
+        return content
 
     def run(self, x: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
         spec = self._in
@@ -169,12 +194,18 @@ def create_backend(
     threads: int | None = None,
     device: str | None = None,
     runtime: str = "auto",
+    drop_outputs: Callable[[tuple[int, ...]], bool] | None = None,
 ) -> Backend:
-    """Load `path` on the CPU, or on the Edge TPU ("edgetpu", or "auto" when a TPU and a compiled model exist)."""
+    """Load `path` on the CPU, or on the Edge TPU ("edgetpu", or "auto" when a TPU and a compiled model exist).
+
+    `drop_outputs` selects outputs (by shape) that will not be read, so that the CPU does not compute them.
+    """
     if backend == "cpu":
-        return InterpreterBackend(path, threads=threads, runtime=load_runtime(runtime), name="cpu")
+        return InterpreterBackend(path, threads=threads, runtime=load_runtime(runtime), name="cpu",
+                                  drop_outputs=drop_outputs)  # fmt: skip
     if backend in ("edgetpu", "auto"):
         from edgepose.inference.edgetpu import create_edgetpu_backend
 
-        return create_edgetpu_backend(path, backend, threads=threads, device=device, runtime=load_runtime(runtime))
+        return create_edgetpu_backend(path, backend, threads=threads, device=device, runtime=load_runtime(runtime),
+                                      drop_outputs=drop_outputs)  # fmt: skip
     raise BackendError(f"unknown backend {backend!r}; choose auto, cpu or edgetpu")

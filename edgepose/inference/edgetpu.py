@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,14 +50,21 @@ def load_edgetpu_delegate(runtime: ModuleType, device: str | None) -> Any:
 
 
 def create_edgetpu_backend(
-    path: Path, mode: str, *, threads: int | None, device: str | None, runtime: ModuleType
+    path: Path,
+    mode: str,
+    *,
+    threads: int | None,
+    device: str | None,
+    runtime: ModuleType,
+    drop_outputs: Callable[[tuple[int, ...]], bool] | None = None,
 ) -> Backend:
+    """`drop_outputs` applies to the CPU only: a compiled model is one custom op and is loaded as it is."""
     validate_device(device)
     path = Path(path)
     if mode == "auto" and "int8" not in path.name:
         # A float model never runs on the TPU: nothing to fall back from, so no warning.
         log.info("float model %s: running on the CPU", path.name)
-        return InterpreterBackend(path, threads=threads, runtime=runtime, name="cpu")
+        return InterpreterBackend(path, threads=threads, runtime=runtime, name="cpu", drop_outputs=drop_outputs)
     compiled = compiled_model_path(path)
     problem = None
     if "int8" not in path.name:
@@ -79,6 +87,6 @@ def create_edgetpu_backend(
     if mode == "edgetpu":
         raise BackendError(f"Edge TPU backend cannot start: {problem}")
     log.warning("Edge TPU not used, running %s on the CPU: %s", path.name, problem)
-    backend = InterpreterBackend(path, threads=threads, runtime=runtime, name="cpu")
+    backend = InterpreterBackend(path, threads=threads, runtime=runtime, name="cpu", drop_outputs=drop_outputs)
     backend.note = f"auto: Edge TPU unavailable ({problem})"
     return backend

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgepose.models_build.errors import ModelBuildError
-from edgepose.models_build.tflite_schema import load_model_t, op_names, pack_model_t, schema
+from edgepose.models_build.tflite_schema import compact_model, load_model_t, op_names, pack_model_t, schema
 
 # Ops whose output is a pure function of constant inputs and that the rewrite folds into constants.
 FOLDABLE_OPS = frozenset({"DEQUANTIZE", "DENSIFY"})
@@ -100,7 +100,7 @@ def rewrite_float32(src: bytes) -> tuple[bytes, RewriteReport]:
     for i in fold:
         folded_counts[names[i]] = folded_counts.get(names[i], 0) + 1
     g.operators = [g.operators[i] for i in keep_ops]
-    _compact(model)
+    compact_model(model)
     model.metadata = [m for m in (model.metadata or []) if m.name not in DROP_METADATA] or None
     _set_signature(model)
     out = pack_model_t(model)
@@ -108,39 +108,6 @@ def rewrite_float32(src: bytes) -> tuple[bytes, RewriteReport]:
     for n in op_names(load_model_t(out)):
         remaining[n] = remaining.get(n, 0) + 1
     return out, RewriteReport(folded_counts, remaining, len(src), len(out))
-
-
-def _compact(model) -> None:
-    """Drop tensors no op or graph input/output uses, and buffers no tensor or metadata uses; renumber."""
-    g = model.subgraphs[0]
-    used = {int(x) for op in g.operators for x in list(op.inputs) + list(op.outputs) if x >= 0}
-    used |= {int(x) for x in g.inputs} | {int(x) for x in g.outputs}
-    old_to_new = {old: new for new, old in enumerate(sorted(used))}
-    g.tensors = [g.tensors[i] for i in sorted(used)]
-
-    def remap(seq):
-        return np.array([old_to_new[int(x)] if x >= 0 else -1 for x in seq], dtype=np.int32)
-
-    for op in g.operators:
-        op.inputs = remap(op.inputs)
-        op.outputs = remap(op.outputs)
-        if op.intermediates is not None and len(op.intermediates):
-            op.intermediates = remap(op.intermediates)
-    g.inputs = remap(g.inputs)
-    g.outputs = remap(g.outputs)
-    used_buffers = {0} | {t.buffer for t in g.tensors} | {m.buffer for m in (model.metadata or [])}
-    buf_map = {old: new for new, old in enumerate(sorted(used_buffers))}
-    model.buffers = [model.buffers[i] for i in sorted(used_buffers)]
-    for t in g.tensors:
-        t.buffer = buf_map[t.buffer]
-    for m in model.metadata or []:
-        m.buffer = buf_map[m.buffer]
-    # Operator codes: keep only those still used.
-    used_codes = sorted({op.opcodeIndex for op in g.operators})
-    code_map = {old: new for new, old in enumerate(used_codes)}
-    model.operatorCodes = [model.operatorCodes[i] for i in used_codes]
-    for op in g.operators:
-        op.opcodeIndex = code_map[op.opcodeIndex]
 
 
 def _set_signature(model) -> None:

@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgepose.models_build.errors import ModelBuildError
-from edgepose.models_build.tflite_schema import load_model_t, op_names, pack_model_t, tensor_type_names
+from edgepose.models_build.tflite_schema import (
+    compact_model,
+    load_model_t,
+    op_names,
+    pack_model_t,
+    tensor_type_names,
+)
 
 RECIPES = ("int8", "int8_mixed")
 # int8_mixed keeps the last MIXED_FLOAT_TAIL ops of a landmark model float: the regression, presence and world
@@ -133,9 +139,7 @@ def requantize_data_movement(model_bytes: bytes) -> bytes:
             drop.add(p)
     if drop:
         g.operators = [op for i, op in enumerate(g.operators) if i not in drop]
-        from edgepose.models_build.float32 import _compact
-
-        _compact(model)
+        compact_model(model)
     return pack_model_t(model)
 
 

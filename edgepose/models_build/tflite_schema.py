@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
 from edgepose.models_build.errors import ModelBuildError
 
 TFLITE_IDENTIFIER = b"TFL3"
@@ -52,7 +54,6 @@ def check_model_bytes(data: bytes, label: str) -> None:
 def load_model_t(data: bytes):
     """Unpack a model; buffers stored after the flatbuffer (offset/size, as ai-edge-quantizer writes them)
     are pulled inline so that `pack_model_t` keeps them."""
-    import numpy as np
 
     model = schema().ModelT.InitFromPackedBuf(bytearray(data), 0)
     for b in model.buffers:
@@ -84,3 +85,40 @@ def op_names(model) -> list[str]:
             n = f"CUSTOM:{c.customCode.decode() if isinstance(c.customCode, bytes) else c.customCode}"
         codes.append(n)
     return [codes[op.opcodeIndex] for op in model.subgraphs[0].operators]
+
+
+def compact_model(model) -> None:
+    """Drop tensors no op or graph input/output uses, and buffers no tensor or metadata uses; renumber
+    (signature defs included)."""
+    g = model.subgraphs[0]
+    used = {int(x) for op in g.operators for x in list(op.inputs) + list(op.outputs) if x >= 0}
+    used |= {int(x) for x in g.inputs} | {int(x) for x in g.outputs}
+    old_to_new = {old: new for new, old in enumerate(sorted(used))}
+    g.tensors = [g.tensors[i] for i in sorted(used)]
+
+    def remap(seq):
+        return np.array([old_to_new[int(x)] if x >= 0 else -1 for x in seq], dtype=np.int32)
+
+    for op in g.operators:
+        op.inputs = remap(op.inputs)
+        op.outputs = remap(op.outputs)
+        if op.intermediates is not None and len(op.intermediates):
+            op.intermediates = remap(op.intermediates)
+    g.inputs = remap(g.inputs)
+    g.outputs = remap(g.outputs)
+    for sig in model.signatureDefs or []:
+        for m in list(sig.inputs or []) + list(sig.outputs or []):
+            m.tensorIndex = old_to_new[int(m.tensorIndex)]
+    used_buffers = {0} | {t.buffer for t in g.tensors} | {m.buffer for m in (model.metadata or [])}
+    buf_map = {old: new for new, old in enumerate(sorted(used_buffers))}
+    model.buffers = [model.buffers[i] for i in sorted(used_buffers)]
+    for t in g.tensors:
+        t.buffer = buf_map[t.buffer]
+    for m in model.metadata or []:
+        m.buffer = buf_map[m.buffer]
+    # Operator codes: keep only those still used.
+    used_codes = sorted({op.opcodeIndex for op in g.operators})
+    code_map = {old: new for new, old in enumerate(used_codes)}
+    model.operatorCodes = [model.operatorCodes[i] for i in used_codes]
+    for op in g.operators:
+        op.opcodeIndex = code_map[op.opcodeIndex]

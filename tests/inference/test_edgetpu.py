@@ -28,6 +28,7 @@ def fake_runtime(*, device_present: bool) -> types.ModuleType:
     real = load_runtime()
     mod = types.ModuleType("fake_litert")
     mod.loaded = []
+    mod.sources = []  # what each Interpreter was built from: a file name, or "content" (a pruned model)
 
     def load_delegate(library: str, options: dict | None = None):
         mod.loaded.append((library, options))
@@ -35,9 +36,11 @@ def fake_runtime(*, device_present: bool) -> types.ModuleType:
             raise ValueError(f"Failed to load delegate from {library}")
         return FakeDelegate(options or {})
 
-    def interpreter(model_path: str, num_threads=None, experimental_delegates=None):
+    def interpreter(model_path: str | None = None, model_content: bytes | None = None, num_threads=None,
+                    experimental_delegates=None):
         mod.delegates = experimental_delegates
-        return real.Interpreter(model_path=model_path, num_threads=num_threads)
+        mod.sources.append("content" if model_content is not None else Path(model_path).name)
+        return real.Interpreter(model_path=model_path, model_content=model_content, num_threads=num_threads)
 
     mod.load_delegate = load_delegate
     mod.Interpreter = interpreter
@@ -115,3 +118,19 @@ def test_unknown_backend_name() -> None:
 
     with pytest.raises(BackendError, match=r"unknown backend 'gpu'; choose auto, cpu or edgetpu"):
         create_backend(Path("x.tflite"), "gpu")
+
+
+def test_compiled_model_runs_whole_and_cpu_fallback_is_pruned(int8_dir: Path) -> None:
+    """A compiled model is one custom op: it is loaded as it is. The CPU fallback drops the unused mask head."""
+    from edgepose.inference.pruning import is_mask_output
+
+    rt = fake_runtime(device_present=True)
+    b = edgetpu.create_edgetpu_backend(int8_dir / "pose_landmark_lite_int8.tflite", "edgetpu", threads=1,
+                                       device=None, runtime=rt, drop_outputs=is_mask_output)  # fmt: skip
+    assert rt.sources == ["pose_landmark_lite_int8_edgetpu.tflite"] and b.pruned is None
+    edgetpu._delegates.clear()
+    rt = fake_runtime(device_present=False)
+    b = edgetpu.create_edgetpu_backend(int8_dir / "pose_landmark_lite_int8.tflite", "auto", threads=1,
+                                       device=None, runtime=rt, drop_outputs=is_mask_output)  # fmt: skip
+    assert b.name == "cpu" and rt.sources == ["content"] and b.pruned is not None
+    assert not any(is_mask_output(o.shape) for o in b.outputs)
