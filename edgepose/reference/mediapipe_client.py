@@ -3,6 +3,9 @@
     result = run_mediapipe([Path("a.jpg"), Path("b.png")], model_complexity=1, static=True)
     result.landmarks[0, 11, :2]          # normalised x, y of the left shoulder in the first image
 
+    streams = run_mediapipe_streams(Path("clip.mp4"), smooth_landmarks=True, blank_frames=[40, 41])
+    streams.get("unfiltered_pose_landmarks", 0)   # (33, 5) x, y, z, visibility, presence, or None
+
 The frames are decoded inside the subprocess before timing (or written to an .npy when given as arrays), so
 `process_ms` is MediaPipe's `process()` only. MediaPipe chooses its own threads (XNNPACK runs with 1 thread on
 desktop Linux); `info["cpu_count"]` and `cpu_ms` (CPU time of all its threads) let a benchmark say how many
@@ -33,6 +36,15 @@ FRAMES_SUFFIXES = frozenset({".npy", ".npz"})
 ERROR_PREFIX = "mediapipe_runner: error: "
 
 FramesOrPaths = str | Path | np.ndarray | Sequence[str | Path] | Sequence[np.ndarray]
+# The runner's "legacy_streams" (mediapipe_runner.LEGACY_STREAMS; the runner may not be imported here).
+LEGACY_STREAMS = (
+    "unfiltered_pose_landmarks",
+    "unfiltered_world_landmarks",
+    "unfiltered_auxiliary_landmarks",
+    "pose_landmarks",
+    "pose_world_landmarks",
+    "auxiliary_landmarks",
+)
 
 
 class MediaPipeRunError(RuntimeError):
@@ -77,6 +89,29 @@ class MediaPipeResult:
     def pixels(self) -> np.ndarray:
         """(N, 33, 2) landmark x, y in pixels of each frame."""
         return self.landmarks[..., :2] * self.sizes[:, None, :].astype(np.float32)
+
+
+@dataclass(frozen=True)
+class MediaPipeStreams:
+    """Landmark streams of legacy `Pose`'s graph, unfiltered (model output) and filtered, for each frame."""
+
+    landmarks: dict[str, np.ndarray]  # stream -> (N, K, 5) float32 x, y, z, visibility, presence; NaN if absent
+    found: dict[str, np.ndarray]  # stream -> (N,) bool: the stream had a packet at that frame
+    sizes: np.ndarray  # (N, 2) int32 width, height
+    timestamps_us: np.ndarray  # (N,) int64 the graph's synthetic clock (33 333 µs per frame)
+    sources: list[str]
+    model_complexity: int
+    static_image_mode: bool
+    smooth_landmarks: bool
+    info: dict = field(default_factory=dict)
+
+    @property
+    def frames(self) -> int:
+        return int(self.sizes.shape[0])
+
+    def get(self, stream: str, frame: int) -> np.ndarray | None:
+        """(K, 5) points of `stream` at `frame`, or None where the graph emitted nothing."""
+        return self.landmarks[stream][frame] if self.found[stream][frame] else None
 
 
 def _check_frame(a: np.ndarray, what: str) -> None:
@@ -125,6 +160,39 @@ def _source_request(frames_or_paths: FramesOrPaths, workdir: Path) -> dict:
     raise TypeError("frames_or_paths must be a path, an array, or a sequence of only paths or only arrays")
 
 
+def _run_runner(python: Path, request: dict, timeout: float) -> None:
+    """Run mediapipe_runner.py on `request` under `python`; raise MediaPipeUnavailable/MediaPipeRunError."""
+    try:
+        proc = subprocess.run(
+            [str(python), "-I", str(RUNNER), "-"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=runner_env(),
+            check=False,
+        )
+    except OSError as e:  # missing or not executable
+        raise MediaPipeUnavailable(f"reference interpreter {python} cannot be started: {e}; {INSTALL_HINT}") from e
+    except subprocess.TimeoutExpired as e:
+        raise MediaPipeRunError(f"MediaPipe reference timed out after {timeout:.0f} s") from e
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        errors = [ln.removeprefix(ERROR_PREFIX) for ln in lines if ln.startswith(ERROR_PREFIX)]
+        if errors:
+            raise MediaPipeRunError(errors[-1])
+        if any("ModuleNotFoundError" in ln or "ImportError" in ln for ln in lines):
+            raise MediaPipeUnavailable(f"{python} cannot import MediaPipe: {lines[-1]}; {INSTALL_HINT}")
+        raise MediaPipeRunError(f"MediaPipe reference failed (exit {proc.returncode}): {' | '.join(lines[-3:])}")
+
+
+def _array_sources(sources: list[str], from_arrays: bool) -> list[str]:
+    if not from_arrays:
+        return sources
+    # Arrays were passed through a temporary file: name them by index, not by that file.
+    return [f"array#{i}" + (" (blanked)" if s.endswith(" (blanked)") else "") for i, s in enumerate(sources)]
+
+
 def run_mediapipe(
     frames_or_paths: FramesOrPaths,
     model_complexity: int = 1,
@@ -162,34 +230,10 @@ def run_mediapipe(
             "min_tracking_confidence": min_tracking_confidence,
             "max_frames": max_frames,
         }
-        try:
-            proc = subprocess.run(
-                [str(python), "-I", str(RUNNER), "-"],
-                input=json.dumps(request),
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                env=runner_env(),
-                check=False,
-            )
-        except OSError as e:  # missing or not executable
-            raise MediaPipeUnavailable(f"reference interpreter {python} cannot be started: {e}; {INSTALL_HINT}") from e
-        except subprocess.TimeoutExpired as e:
-            raise MediaPipeRunError(f"MediaPipe reference timed out after {timeout:.0f} s") from e
-        if proc.returncode != 0:
-            lines = proc.stderr.strip().splitlines()
-            errors = [ln.removeprefix(ERROR_PREFIX) for ln in lines if ln.startswith(ERROR_PREFIX)]
-            if errors:
-                raise MediaPipeRunError(errors[-1])
-            if any("ModuleNotFoundError" in ln or "ImportError" in ln for ln in lines):
-                raise MediaPipeUnavailable(f"{python} cannot import MediaPipe: {lines[-1]}; {INSTALL_HINT}")
-            raise MediaPipeRunError(f"MediaPipe reference failed (exit {proc.returncode}): {' | '.join(lines[-3:])}")
+        _run_runner(python, request, timeout)
         with np.load(workdir / "out.npz", allow_pickle=False) as out:
             info = json.loads(str(out["info"]))
-            # Arrays were passed through a temporary file: name them by index, not by that file.
-            sources = list(info.pop("sources"))
-            if from_arrays:
-                sources = [f"array#{i}" for i in range(len(sources))]
+            sources = _array_sources(list(info.pop("sources")), from_arrays)
             return MediaPipeResult(
                 found=out["found"],
                 landmarks=out["landmarks"],
@@ -199,6 +243,68 @@ def run_mediapipe(
                 cpu_ms=out["cpu_ms"],
                 init_ms=float(out["init_ms"]),
                 sources=sources,
+                model_complexity=model_complexity,
+                static_image_mode=static,
+                smooth_landmarks=smooth_landmarks,
+                info=info,
+            )
+
+
+def run_mediapipe_streams(
+    frames_or_paths: FramesOrPaths,
+    *,
+    smooth_landmarks: bool = True,
+    model_complexity: int = 1,
+    static: bool = False,
+    blank_frames: Sequence[int] = (),
+    min_detection_confidence: float = 0.5,
+    min_tracking_confidence: float = 0.5,
+    max_frames: int | None = None,
+    python: Path | None = None,
+    timeout: float = 900.0,
+) -> MediaPipeStreams:
+    """Run legacy `Pose`'s graph over the frames and record its unfiltered and filtered landmark streams.
+
+    The graph is built as `Pose` builds it (tracking from frame to frame unless `static`); the frames whose
+    indices are in `blank_frames` are replaced by black ones, which makes a tracking loss. Inputs and errors
+    as for run_mediapipe().
+    """
+    if model_complexity not in (0, 1, 2):
+        raise ValueError(f"model_complexity must be 0, 1 or 2, got {model_complexity!r}")
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+    blank = [int(i) for i in blank_frames]
+    if any(i < 0 for i in blank):
+        raise ValueError(f"blank_frames must be frame indices (>= 0), got {blank}")
+    python = Path(python) if python is not None else reference_python()
+    with tempfile.TemporaryDirectory(prefix="edgepose-mp-") as tmp:
+        workdir = Path(tmp)
+        source = _source_request(frames_or_paths, workdir)
+        from_arrays = "frames" in source and Path(source["frames"]).parent == workdir
+        request = source | {
+            "kind": "legacy_streams",
+            "output": str(workdir / "out.npz"),
+            "model_complexity": model_complexity,
+            "static_image_mode": static,
+            "smooth_landmarks": smooth_landmarks,
+            "min_detection_confidence": min_detection_confidence,
+            "min_tracking_confidence": min_tracking_confidence,
+            "max_frames": max_frames,
+            "blank_frames": blank,
+        }
+        _run_runner(python, request, timeout)
+        with np.load(workdir / "out.npz", allow_pickle=False) as out:
+            info = json.loads(str(out["info"]))
+            names = info["streams"]
+            if tuple(names) != LEGACY_STREAMS:
+                raise MediaPipeRunError(f"the reference recorded streams {names}, expected {list(LEGACY_STREAMS)}")
+            found = out["found"]
+            return MediaPipeStreams(
+                landmarks={name: out[name] for name in names},
+                found={name: found[:, j] for j, name in enumerate(names)},
+                sizes=out["size"],
+                timestamps_us=out["timestamp_us"],
+                sources=_array_sources(list(info.pop("sources")), from_arrays),
                 model_complexity=model_complexity,
                 static_image_mode=static,
                 smooth_landmarks=smooth_landmarks,

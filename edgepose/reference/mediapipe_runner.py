@@ -8,17 +8,25 @@ Usage:
     python mediapipe_runner.py REQUEST.json     request as a JSON file ("-" reads it from stdin)
     python mediapipe_runner.py --check          print a JSON description of this environment and exit
 
-Request keys: exactly one frame source, "images" (list of image paths, each read as RGB), "video" (a video
-file) or "frames" (an .npy stack N×H×W×3 uint8 RGB, or an .npz with one H×W×3 array per key, in key order);
-"output" (.npz path, required); "model_complexity" 0|1|2 (default 1); "static_image_mode" (default false);
-"smooth_landmarks" (default true); "min_detection_confidence", "min_tracking_confidence" (default 0.5);
-"max_frames" (default: all).
+Request keys: "kind", "pose" (default) or "legacy_streams" (below); exactly one frame source, "images" (list
+of image paths, each read as RGB), "video" (a video file) or "frames" (an .npy stack N×H×W×3 uint8 RGB, or an
+.npz with one H×W×3 array per key, in key order); "output" (.npz path, required); "model_complexity" 0|1|2
+(default 1); "static_image_mode" (default false); "smooth_landmarks" (default true);
+"min_detection_confidence", "min_tracking_confidence" (default 0.5); "max_frames" (default: all);
+"blank_frames" (frame indices replaced by black frames after decoding, to make a tracking loss; default none).
 
-Output .npz: found (N,) bool; landmarks (N,33,4) float32 normalised x, y, z, visibility (NaN where no pose;
-the legacy Python API does not fill `presence`); world (N,33,3) float32 metres; size (N,2) int32 width,
-height; process_ms (N,) float64 wall time of each `process()` call; cpu_ms (N,) float64 process CPU time
-(all threads) during each call; init_ms (constructor, graph start); info (JSON string: versions, cpu count).
-All frames are decoded into memory before the first `process()` call, so the timings are inference only.
+Output .npz of "pose": found (N,) bool; landmarks (N,33,4) float32 normalised x, y, z, visibility (NaN where
+no pose; the legacy Python API does not fill `presence`); world (N,33,3) float32 metres; size (N,2) int32
+width, height; process_ms (N,) float64 wall time of each `process()` call; cpu_ms (N,) float64 process CPU
+time (all threads) during each call; init_ms (constructor, graph start); info (JSON string: versions, cpu
+count). All frames are decoded into memory before the first `process()` call, so the timings are inference
+only.
+
+"legacy_streams" runs the same graph as `Pose` (same side inputs and thresholds) but observes the landmark
+streams before and after its smoothing calculators (LEGACY_STREAMS). Output .npz: one array per stream name,
+(N,K,5) float32 x, y, z, visibility, presence (NaN where the stream had no packet); found (N,S) bool, a
+column per stream in LEGACY_STREAMS order; size (N,2) int32; timestamp_us (N,) int64, the graph's synthetic
+clock (33 333 µs per `process()` call, first frame at 33 333); info (JSON string, with "streams").
 """
 
 from __future__ import annotations
@@ -44,6 +52,18 @@ LANDMARK_MODELS = {
     1: "pose_landmark_full.tflite",
     2: "pose_landmark_heavy.tflite",
 }
+# Streams of pose_landmark_cpu observed by "legacy_streams", with their point counts: the raw landmark model
+# output (after projection from the ROI) and the same streams after the graph's smoothing calculators.
+LEGACY_STREAMS = {
+    "unfiltered_pose_landmarks": 33,
+    "unfiltered_world_landmarks": 33,
+    "unfiltered_auxiliary_landmarks": 2,
+    "pose_landmarks": 33,
+    "pose_world_landmarks": 33,
+    "auxiliary_landmarks": 2,
+}
+STREAM_FIELDS = ("x", "y", "z", "visibility", "presence")
+KINDS = ("pose", "legacy_streams")
 
 
 class RequestError(Exception):
@@ -162,7 +182,14 @@ def load_frames(req: dict) -> tuple[list[np.ndarray], list[str]]:
         sources = [f"{req['frames']}#{i}" for i in range(len(frames))]
     if not frames:
         raise RequestError("the request has no frames")
-    return [np.ascontiguousarray(f) for f in frames], sources
+    frames = [np.ascontiguousarray(f) for f in frames]
+    blank = req.get("blank_frames") or []
+    if not isinstance(blank, list) or not all(type(i) is int and 0 <= i < len(frames) for i in blank):
+        raise RequestError(f"blank_frames must be a list of frame indices in [0, {len(frames)}), got {blank!r}")
+    for i in blank:
+        frames[i] = np.zeros_like(frames[i])
+        sources[i] += " (blanked)"
+    return frames, sources
 
 
 def _landmark_array(landmarks, fields: str) -> np.ndarray:
@@ -170,7 +197,20 @@ def _landmark_array(landmarks, fields: str) -> np.ndarray:
     return np.array([[getattr(lm, f) for f in fields] for lm in landmarks.landmark], dtype=np.float32)
 
 
+def _check_model(mp, complexity: int) -> None:
+    model = _model_dir(mp) / LANDMARK_MODELS[complexity]
+    if not model.is_file():
+        # Legacy Pose would try to download it from storage.googleapis.com at this point.
+        raise RequestError(
+            f"{model.name} is not in the reference env ({model.parent}); recreate it with "
+            "`python -m edgepose.reference.mediapipe_env --create` (copies it from edgepose's models dir)"
+        )
+
+
 def run(req: dict) -> None:
+    kind = req.get("kind", "pose")
+    if kind not in KINDS:
+        raise RequestError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     complexity = req.get("model_complexity", 1)
     if complexity not in LANDMARK_MODELS:
         raise RequestError(f"model_complexity must be 0, 1 or 2, got {complexity!r}")
@@ -180,13 +220,10 @@ def run(req: dict) -> None:
     frames, sources = load_frames(req)
 
     mp = _import_mediapipe()
-    model = _model_dir(mp) / LANDMARK_MODELS[complexity]
-    if not model.is_file():
-        # Legacy Pose would try to download it from storage.googleapis.com at this point.
-        raise RequestError(
-            f"{model.name} is not in the reference env ({model.parent}); recreate it with "
-            "`python -m edgepose.reference.mediapipe_env --create` (copies it from edgepose's models dir)"
-        )
+    _check_model(mp, complexity)
+    if kind == "legacy_streams":
+        run_legacy_streams(mp, req, frames, sources)
+        return
     t0 = time.perf_counter()
     pose = mp.solutions.pose.Pose(
         static_image_mode=bool(req.get("static_image_mode", False)),
@@ -226,6 +263,66 @@ def run(req: dict) -> None:
         cpu_ms=cpu_ms,
         init_ms=np.float64(init_ms),
         info=np.array(json.dumps(info)),
+    )
+
+
+def run_legacy_streams(mp, req: dict, frames: list[np.ndarray], sources: list[str]) -> None:
+    """The "legacy_streams" request: the unfiltered and filtered landmark streams of `Pose`'s graph per frame."""
+    from mediapipe.python.solution_base import SolutionBase
+
+    complexity = req.get("model_complexity", 1)
+    static = bool(req.get("static_image_mode", False))
+    # Exactly what mp.solutions.pose.Pose passes (segmentation off), with more output streams observed.
+    graph = SolutionBase(
+        binary_graph_path=mp.solutions.pose._BINARYPB_FILE_PATH,
+        side_inputs={
+            "model_complexity": complexity,
+            "smooth_landmarks": bool(req.get("smooth_landmarks", True)) and not static,
+            "enable_segmentation": False,
+            "smooth_segmentation": not static,
+            "use_prev_landmarks": not static,
+        },
+        calculator_params={
+            "posedetectioncpu__TensorsToDetectionsCalculator.min_score_thresh": float(
+                req.get("min_detection_confidence", 0.5)
+            ),
+            "poselandmarkbyroicpu__tensorstoposelandmarksandsegmentation__ThresholdingCalculator.threshold": float(
+                req.get("min_tracking_confidence", 0.5)
+            ),
+        },
+        outputs=list(LEGACY_STREAMS),
+    )
+    n = len(frames)
+    streams = {name: np.full((n, k, len(STREAM_FIELDS)), np.nan, np.float32) for name, k in LEGACY_STREAMS.items()}
+    found = np.zeros((n, len(LEGACY_STREAMS)), dtype=bool)
+    timestamp_us = np.zeros(n, dtype=np.int64)
+    with graph:
+        for i, frame in enumerate(frames):
+            result = graph.process(frame)
+            # The packet timestamp process() just used (the filters' clock); private, but stable in 0.10.x.
+            timestamp_us[i] = graph._simulated_timestamp
+            for j, (name, k) in enumerate(LEGACY_STREAMS.items()):
+                lms = getattr(result, name)
+                if lms is None:
+                    continue
+                if len(lms.landmark) != k:
+                    raise RuntimeError(f"frame {i}: stream {name} has {len(lms.landmark)} points, expected {k}")
+                streams[name][i] = _landmark_array(lms, STREAM_FIELDS)
+                found[i, j] = True
+
+    info = describe(mp) | {
+        "sources": sources,
+        "streams": list(LEGACY_STREAMS),
+        "fields": list(STREAM_FIELDS),
+        "request": {k: v for k, v in req.items() if k != "output"},
+    }
+    np.savez(
+        req["output"],
+        found=found,
+        size=np.array([(f.shape[1], f.shape[0]) for f in frames], dtype=np.int32).reshape(n, 2),
+        timestamp_us=timestamp_us,
+        info=np.array(json.dumps(info)),
+        **streams,
     )
 
 

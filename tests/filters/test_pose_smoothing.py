@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from edgepose.filters.one_euro import LowPassFilter, OneEuroFilter, OneEuroParams
 from edgepose.filters.pose_smoothing import PoseSmoother, object_scale
 from edgepose.pose import PRESENCE, VISIBILITY, Pose, Roi
+from edgepose.reference.mediapipe_client import LEGACY_STREAMS, run_mediapipe_streams
+from edgepose.reference.mediapipe_env import find_reference_python
 
 W, H = 720, 1280  # videos/fitness_squats_tfjs.mp4
 FPS = 5
@@ -257,68 +260,46 @@ def test_bad_frame_size_is_an_error(squat_poses: list[Pose], width: int, height:
 
 
 # --- Open-loop parity with MediaPipe's legacy graph (spec "how to use", point 2) ----------------------------
-MP_STREAMS = (
-    "unfiltered_pose_landmarks",
-    "unfiltered_world_landmarks",
-    "unfiltered_auxiliary_landmarks",
-    "pose_landmarks",
-    "pose_world_landmarks",
-    "auxiliary_landmarks",
-)
+# MediaPipe runs in the reference venv (numpy<2, protobuf<5) through edgepose.reference's subprocess runner.
 MP_BLANK = (40, 41, 42)  # frames replaced by black: a 3-frame tracking loss
 
 
-def _mediapipe_streams(video, smooth_landmarks: bool, n_frames: int) -> list[dict]:
-    """Run the legacy graph (full model) and observe its unfiltered and filtered landmark streams."""
-    import cv2
-    from mediapipe.python.solution_base import SolutionBase
-    from mediapipe.python.solutions import pose as mp_pose
+@pytest.fixture(scope="module")
+def mp_python() -> Path:
+    # Same rule as tests/reference: skip only when no reference exists; a broken one is an error, not a skip.
+    python = find_reference_python()
+    if python is None:
+        pytest.skip("MediaPipe reference venv absent: python -m edgepose.reference.mediapipe_env --create")
+    return python
 
-    graph = SolutionBase(
-        binary_graph_path=mp_pose._BINARYPB_FILE_PATH,
-        side_inputs={
-            "model_complexity": 1,
-            "smooth_landmarks": smooth_landmarks,
-            "enable_segmentation": False,
-            "smooth_segmentation": False,
-            "use_prev_landmarks": True,
-        },
-        outputs=list(MP_STREAMS),
+
+def _mediapipe_streams(python: Path, video: Path, smooth_landmarks: bool, n_frames: int) -> list[dict]:
+    """Run the legacy graph (full model) and observe its unfiltered and filtered landmark streams."""
+    streams = run_mediapipe_streams(
+        video,
+        smooth_landmarks=smooth_landmarks,
+        model_complexity=1,
+        blank_frames=MP_BLANK,
+        max_frames=n_frames,
+        python=python,
     )
-    cap = cv2.VideoCapture(str(video))
     frames = []
-    try:
-        while len(frames) < n_frames:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            if len(frames) in MP_BLANK:
-                bgr = np.zeros_like(bgr)
-            result = graph.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-            rec: dict = {"width": bgr.shape[1], "height": bgr.shape[0]}
-            for name in MP_STREAMS:
-                lms = getattr(result, name)
-                rec[name] = (
-                    None
-                    if lms is None
-                    else np.array([[p.x, p.y, p.z, p.visibility, p.presence] for p in lms.landmark], np.float32)
-                )
-            frames.append(rec)
-    finally:
-        cap.release()
-        graph.close()
+    for k in range(streams.frames):
+        rec: dict = {"width": int(streams.sizes[k, 0]), "height": int(streams.sizes[k, 1])}
+        rec |= {name: streams.get(name, k) for name in LEGACY_STREAMS}
+        frames.append(rec)
     return frames
 
 
 @pytest.mark.mediapipe
 @pytest.mark.parametrize("smooth_landmarks", [True, False])
-def test_matches_mediapipe_legacy_graph_open_loop(shared_data, smooth_landmarks: bool) -> None:
+def test_matches_mediapipe_legacy_graph_open_loop(mp_python: Path, shared_data: Path, smooth_landmarks: bool) -> None:
     """Feed MediaPipe's unfiltered streams to PoseSmoother; its output must be MediaPipe's filtered streams."""
-    pytest.importorskip("mediapipe")
     video = shared_data / "videos" / "dance_tfjs_pose_1.mp4"
     if not video.is_file():
         pytest.skip(f"{video} not found")
-    frames = _mediapipe_streams(video, smooth_landmarks, 70)
+    frames = _mediapipe_streams(mp_python, video, smooth_landmarks, 70)
+    assert len(frames) == 70
     assert [k for k, f in enumerate(frames) if f["pose_landmarks"] is None] == list(MP_BLANK)
 
     smoother = PoseSmoother(smooth_landmarks=smooth_landmarks)
