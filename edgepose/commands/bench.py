@@ -72,6 +72,9 @@ def bench_engine(
         "model": args.model,
         "precision": args.precision,
         "backend": engine.backend_name,
+        # Ops of the landmark model not run because their outputs are unused (edgepose.inference.pruning).
+        "landmark_ops_dropped": pruned.removed_ops if (pruned := getattr(engine.landmarks.backend, "pruned", None))
+        else 0,
         "threads": args.threads,
         "frames": n,
         "frames_with_pose": with_pose,

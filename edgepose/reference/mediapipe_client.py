@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -193,6 +195,26 @@ def _array_sources(sources: list[str], from_arrays: bool) -> list[str]:
     return [f"array#{i}" + (" (blanked)" if s.endswith(" (blanked)") else "") for i, s in enumerate(sources)]
 
 
+
+@contextmanager
+def _reference_run(
+    frames_or_paths: FramesOrPaths, params: dict[str, Any], python: Path | None, timeout: float
+) -> Iterator[tuple[Any, dict[str, Any], bool]]:
+    """Check the common parameters, run the runner on the frames, yield (npz, info, frames were arrays)."""
+    if params["model_complexity"] not in (0, 1, 2):
+        raise ValueError(f"model_complexity must be 0, 1 or 2, got {params['model_complexity']!r}")
+    if params["max_frames"] is not None and params["max_frames"] < 1:
+        raise ValueError(f"max_frames must be at least 1, got {params['max_frames']}")
+    python = Path(python) if python is not None else reference_python()
+    with tempfile.TemporaryDirectory(prefix="edgepose-mp-") as tmp:
+        workdir = Path(tmp)
+        source = _source_request(frames_or_paths, workdir)
+        from_arrays = "frames" in source and Path(source["frames"]).parent == workdir
+        _run_runner(python, source | {"output": str(workdir / "out.npz")} | params, timeout)
+        with np.load(workdir / "out.npz", allow_pickle=False) as out:
+            yield out, json.loads(str(out["info"])), from_arrays
+
+
 def run_mediapipe(
     frames_or_paths: FramesOrPaths,
     model_complexity: int = 1,
@@ -212,42 +234,30 @@ def run_mediapipe(
     reference interpreter exists, MediaPipeRunError when the reference fails, ValueError/FileNotFoundError
     for bad input.
     """
-    if model_complexity not in (0, 1, 2):
-        raise ValueError(f"model_complexity must be 0, 1 or 2, got {model_complexity!r}")
-    if max_frames is not None and max_frames < 1:
-        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
-    python = Path(python) if python is not None else reference_python()
-    with tempfile.TemporaryDirectory(prefix="edgepose-mp-") as tmp:
-        workdir = Path(tmp)
-        source = _source_request(frames_or_paths, workdir)
-        from_arrays = "frames" in source and Path(source["frames"]).parent == workdir
-        request = source | {
-            "output": str(workdir / "out.npz"),
-            "model_complexity": model_complexity,
-            "static_image_mode": static,
-            "smooth_landmarks": smooth_landmarks,
-            "min_detection_confidence": min_detection_confidence,
-            "min_tracking_confidence": min_tracking_confidence,
-            "max_frames": max_frames,
-        }
-        _run_runner(python, request, timeout)
-        with np.load(workdir / "out.npz", allow_pickle=False) as out:
-            info = json.loads(str(out["info"]))
-            sources = _array_sources(list(info.pop("sources")), from_arrays)
-            return MediaPipeResult(
-                found=out["found"],
-                landmarks=out["landmarks"],
-                world=out["world"],
-                sizes=out["size"],
-                process_ms=out["process_ms"],
-                cpu_ms=out["cpu_ms"],
-                init_ms=float(out["init_ms"]),
-                sources=sources,
-                model_complexity=model_complexity,
-                static_image_mode=static,
-                smooth_landmarks=smooth_landmarks,
-                info=info,
-            )
+    params = {
+        "model_complexity": model_complexity,
+        "static_image_mode": static,
+        "smooth_landmarks": smooth_landmarks,
+        "min_detection_confidence": min_detection_confidence,
+        "min_tracking_confidence": min_tracking_confidence,
+        "max_frames": max_frames,
+    }
+    with _reference_run(frames_or_paths, params, python, timeout) as (out, info, from_arrays):
+        sources = _array_sources(list(info.pop("sources")), from_arrays)
+        return MediaPipeResult(
+            found=out["found"],
+            landmarks=out["landmarks"],
+            world=out["world"],
+            sizes=out["size"],
+            process_ms=out["process_ms"],
+            cpu_ms=out["cpu_ms"],
+            init_ms=float(out["init_ms"]),
+            sources=sources,
+            model_complexity=model_complexity,
+            static_image_mode=static,
+            smooth_landmarks=smooth_landmarks,
+            info=info,
+        )
 
 
 def run_mediapipe_streams(
@@ -269,44 +279,32 @@ def run_mediapipe_streams(
     indices are in `blank_frames` are replaced by black ones, which makes a tracking loss. Inputs and errors
     as for run_mediapipe().
     """
-    if model_complexity not in (0, 1, 2):
-        raise ValueError(f"model_complexity must be 0, 1 or 2, got {model_complexity!r}")
-    if max_frames is not None and max_frames < 1:
-        raise ValueError(f"max_frames must be at least 1, got {max_frames}")
     blank = [int(i) for i in blank_frames]
     if any(i < 0 for i in blank):
         raise ValueError(f"blank_frames must be frame indices (>= 0), got {blank}")
-    python = Path(python) if python is not None else reference_python()
-    with tempfile.TemporaryDirectory(prefix="edgepose-mp-") as tmp:
-        workdir = Path(tmp)
-        source = _source_request(frames_or_paths, workdir)
-        from_arrays = "frames" in source and Path(source["frames"]).parent == workdir
-        request = source | {
-            "kind": "legacy_streams",
-            "output": str(workdir / "out.npz"),
-            "model_complexity": model_complexity,
-            "static_image_mode": static,
-            "smooth_landmarks": smooth_landmarks,
-            "min_detection_confidence": min_detection_confidence,
-            "min_tracking_confidence": min_tracking_confidence,
-            "max_frames": max_frames,
-            "blank_frames": blank,
-        }
-        _run_runner(python, request, timeout)
-        with np.load(workdir / "out.npz", allow_pickle=False) as out:
-            info = json.loads(str(out["info"]))
-            names = info["streams"]
-            if tuple(names) != LEGACY_STREAMS:
-                raise MediaPipeRunError(f"the reference recorded streams {names}, expected {list(LEGACY_STREAMS)}")
-            found = out["found"]
-            return MediaPipeStreams(
-                landmarks={name: out[name] for name in names},
-                found={name: found[:, j] for j, name in enumerate(names)},
-                sizes=out["size"],
-                timestamps_us=out["timestamp_us"],
-                sources=_array_sources(list(info.pop("sources")), from_arrays),
-                model_complexity=model_complexity,
-                static_image_mode=static,
-                smooth_landmarks=smooth_landmarks,
-                info=info,
-            )
+    params = {
+        "kind": "legacy_streams",
+        "model_complexity": model_complexity,
+        "static_image_mode": static,
+        "smooth_landmarks": smooth_landmarks,
+        "min_detection_confidence": min_detection_confidence,
+        "min_tracking_confidence": min_tracking_confidence,
+        "max_frames": max_frames,
+        "blank_frames": blank,
+    }
+    with _reference_run(frames_or_paths, params, python, timeout) as (out, info, from_arrays):
+        names = info["streams"]
+        if tuple(names) != LEGACY_STREAMS:
+            raise MediaPipeRunError(f"the reference recorded streams {names}, expected {list(LEGACY_STREAMS)}")
+        found = out["found"]
+        return MediaPipeStreams(
+            landmarks={name: out[name] for name in names},
+            found={name: found[:, j] for j, name in enumerate(names)},
+            sizes=out["size"],
+            timestamps_us=out["timestamp_us"],
+            sources=_array_sources(list(info.pop("sources")), from_arrays),
+            model_complexity=model_complexity,
+            static_image_mode=static,
+            smooth_landmarks=smooth_landmarks,
+            info=info,
+        )

@@ -1,0 +1,47 @@
+"""`edgepose bench`: the report's structure and what each configuration really ran (never its timings)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.engine import require_float_models
+from support.paths import REPO
+
+
+def bench(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EDGEPOSE_MODELS_DIR": str(require_float_models())}
+    return subprocess.run([sys.executable, "-m", "edgepose", "bench", *map(str, args)],
+                          capture_output=True, text=True, cwd=REPO, env=env, timeout=300)  # fmt: skip
+
+
+def test_compare_graph_and_precision_report(shared_data: Path) -> None:
+    video = shared_data / "videos" / "fitness_squats_tfjs.mp4"
+    if not video.is_file():
+        pytest.skip(f"{video} not found")
+    r = bench(video, "--model", "lite", "--precision", "int8", "--threads", "1", "--frames", "8", "--warmup", "1",
+              "--compare-graph", "--compare-precision", "--rounds", "2", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(r.stdout)
+    runs = {k: report[k] for k in ("edgepose", "edgepose_float", "edgepose_full_graph")}
+    assert [runs[k]["precision"] for k in runs] == ["int8", "float", "int8"]
+    for name, run in runs.items():
+        # Every configuration processed the same frames and tracked after one detection.
+        assert run["frames"] == 8 and run["frames_with_pose"] == 8 and run["detector_runs"] == 1, name
+        assert len(run["fps_rounds"]) == 2, name
+    # The default drops the unused segmentation head; --compare-graph's run computes it.
+    assert runs["edgepose"]["landmark_ops_dropped"] > 0 and runs["edgepose_float"]["landmark_ops_dropped"] > 0
+    assert runs["edgepose_full_graph"]["landmark_ops_dropped"] == 0
+    for key in ("int8_landmark_invoke_speedup", "pruned_landmark_invoke_speedup"):
+        assert math.isfinite(report[key]) and report[key] > 0, key
+
+
+def test_missing_video_is_named(tmp_path: Path) -> None:
+    r = bench(tmp_path / "nope.mp4", "--model", "lite")
+    assert r.returncode == 66, r.stderr
+    assert "nope.mp4" in r.stderr and "Traceback" not in r.stderr
