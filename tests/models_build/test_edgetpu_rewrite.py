@@ -161,3 +161,19 @@ def test_model_without_depth_to_space_is_unchanged() -> None:
         pytest.skip(f"{path} not present")
     src = path.read_bytes()
     assert depth_to_space_to_transpose_conv(src) == (src, 0)
+
+
+def test_build_step_stages_a_verified_compiler_input(tmp_path, photos) -> None:
+    """The build's Edge TPU step: the rewritten detector goes to edgetpu_src/ under the CPU file's name (so the
+    compiler writes pose_detection_int8_edgetpu.tflite), verified bit-identical, fully mapped per the form check."""
+    from edgepose.models_build.build import EDGETPU_SRC_DIR, _edgetpu_detector
+    from edgepose.models_build.manifest import load_manifest
+
+    cpu = load_manifest(MODELS_DIR).models["pose_detection"]
+    samples = [detector_input(rgb)[0] for rgb in photos]
+    entry, part = _edgetpu_detector(MODELS_DIR / cpu.file, cpu, tmp_path, samples)
+    assert entry.file == f"{EDGETPU_SRC_DIR}/pose_detection_int8.tflite"
+    assert entry.verification == {"bit_identical_to": "pose_detection_int8.tflite", "inputs": 3}
+    assert entry.edgetpu["fully_mapped"] and entry.edgetpu["cpu_ops"] == 0
+    assert entry.recipe["edgetpu_rewrite"] == "3 DEPTH_TO_SPACE as TRANSPOSE_CONV"
+    assert part.is_file() and entry.size == part.stat().st_size
