@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from edgepose.engine.anchors import INPUT_SIZE, ssd_anchors
-from edgepose.engine.image_to_tensor import Letterbox, roi_to_tensor_u8, to_float, whole_image_roi
+from edgepose.engine.image_to_tensor import InputConverter, Letterbox, roi_to_tensor_u8, to_float, whole_image_roi
 from edgepose.inference.backend import Backend, match_by_shape, shape_is
 
 F32 = npt.NDArray[np.float32]
@@ -126,12 +127,14 @@ class PoseDetector:
             {"boxes": shape_is(1, NUM_ANCHORS, NUM_COORDS), "scores": shape_is(1, NUM_ANCHORS, 1)},
             "pose detector",
         )
+        self._convert = InputConverter(backend.inputs[0], -1.0, 1.0)
 
     def detect(self, image_rgb: npt.NDArray[np.uint8]) -> Detections:
-        tensor, letterbox = detector_input(image_rgb)
-        return self.detect_tensor(tensor, letterbox)
+        # detector_input, in the model's own input type (float32, or int8 for an int8 model).
+        tensor, letterbox = roi_to_tensor_u8(image_rgb, whole_image_roi(), INPUT_SIZE, cv2.BORDER_CONSTANT)
+        return self.detect_tensor(self._convert(tensor), letterbox)
 
-    def detect_tensor(self, tensor: F32, letterbox: Letterbox) -> Detections:
+    def detect_tensor(self, tensor: npt.NDArray[Any], letterbox: Letterbox) -> Detections:
         outputs = self.backend.run(tensor)
         raw = decode(outputs[self._out["boxes"]], outputs[self._out["scores"]], self.min_score)
         return remove_letterbox(weighted_nms(raw, self.iou_threshold), letterbox)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from edgepose.engine.detector import raise_input_shape
-from edgepose.engine.image_to_tensor import Letterbox, roi_to_tensor_u8, to_float
+from edgepose.engine.image_to_tensor import InputConverter, Letterbox, roi_to_tensor_u8, to_float
 from edgepose.inference.backend import Backend, match_by_shape, shape_is
 from edgepose.pose import Pose, Roi
 from edgepose.topology import NUM_KEYPOINTS, NUM_MODEL_LANDMARKS
@@ -168,12 +169,20 @@ class LandmarkModel:
         # The mask size differs between model builds (128² or 256²): read it from the model.
         masks = [i for i, s in enumerate(backend.outputs) if len(s.shape) == 4 and s.shape[-1] == 1]
         self._mask = masks[0] if masks else None
+        self._convert = InputConverter(backend.inputs[0], 0.0, 1.0)
+
+    def input_tensor(self, image_rgb: npt.NDArray[np.uint8], roi: Roi) -> tuple[npt.NDArray[Any], Letterbox]:
+        """`landmark_input` in the model's own input type (float32, or int8 for an int8 model)."""
+        tensor, letterbox = roi_to_tensor_u8(image_rgb, roi, INPUT_SIZE, cv2.BORDER_REPLICATE)
+        return self._convert(tensor), letterbox
 
     def run(self, image_rgb: npt.NDArray[np.uint8], roi: Roi) -> LandmarkResult:
-        tensor, letterbox = landmark_input(image_rgb, roi)
+        tensor, letterbox = self.input_tensor(image_rgb, roi)
         return self.run_tensor(tensor, letterbox, roi, image_rgb.shape[1], image_rgb.shape[0])
 
-    def run_tensor(self, tensor: F32, letterbox: Letterbox, roi: Roi, width: int, height: int) -> LandmarkResult:
+    def run_tensor(
+        self, tensor: npt.NDArray[Any], letterbox: Letterbox, roi: Roi, width: int, height: int
+    ) -> LandmarkResult:
         t0 = time.perf_counter()
         outputs = self.backend.run(tensor)
         self.last_invoke_ms = (time.perf_counter() - t0) * 1e3

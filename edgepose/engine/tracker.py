@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgepose.engine.detector import MIN_SCORE, PoseDetector
-from edgepose.engine.landmarks import DEFAULT_HEATMAP_KERNEL, MIN_PRESENCE, LandmarkModel, landmark_input
+from edgepose.engine.landmarks import DEFAULT_HEATMAP_KERNEL, MIN_PRESENCE, LandmarkModel
 from edgepose.engine.roi import roi_from_points
 from edgepose.inference.backend import create_backend
 from edgepose.inference.pruning import is_mask_output
@@ -154,7 +154,7 @@ class PoseEngine:
             return self._finish(result, t_start)
 
         t0 = time.perf_counter()
-        tensor, letterbox = landmark_input(frame_rgb, roi)
+        tensor, letterbox = self.landmarks.input_tensor(frame_rgb, roi)
         t1 = time.perf_counter()
         outcome = self.landmarks.run_tensor(tensor, letterbox, roi, width, height)
         t2 = time.perf_counter()

@@ -43,9 +43,19 @@ class TensorSpec:
     def quantized(self) -> bool:
         return self.dtype != np.float32 and self.scale != 0.0
 
+    def quantize(self, x: npt.NDArray[np.float32]) -> npt.NDArray[Any]:
+        """float → this tensor's integer type with its scale and zero point (round half to even, saturate)."""
+        info = np.iinfo(self.dtype)
+        q = np.rint(x / np.float32(self.scale)) + self.zero_point
+        return np.clip(q, info.min, info.max).astype(self.dtype)
+
+    def dequantize(self, t: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+        return (t.astype(np.float32) - np.float32(self.zero_point)) * np.float32(self.scale)
+
 
 class Backend(Protocol):
-    """What the pipeline needs from a model."""
+    """What the pipeline needs from a model. `run` takes float32, or the input's own integer type (see
+    edgepose.engine.image_to_tensor.InputConverter), and returns float32 outputs."""
 
     name: str
     path: Path
@@ -139,23 +149,19 @@ class InterpreterBackend:
                   self.pruned.removed_ops)  # fmt: skip
         return content
 
-    def run(self, x: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
+    def run(self, x: npt.NDArray[Any]) -> list[npt.NDArray[np.float32]]:
+        """`x`: float32 (quantized here when the model's input is), or already in the input's integer type."""
         spec = self._in
-        if spec.quantized:
-            info = np.iinfo(spec.dtype)
-            q = np.rint(x / np.float32(spec.scale)) + spec.zero_point
-            x = np.clip(q, info.min, info.max).astype(spec.dtype)
+        if spec.quantized and x.dtype != spec.dtype:
+            x = spec.quantize(x)
         elif x.dtype != spec.dtype:
             x = x.astype(spec.dtype)
         self._interpreter.set_tensor(spec.index, x)
         self._interpreter.invoke()
-        out = []
-        for o in self.outputs:
-            t = self._interpreter.get_tensor(o.index)
-            if o.quantized:
-                t = (t.astype(np.float32) - np.float32(o.zero_point)) * np.float32(o.scale)
-            out.append(t)
-        return out
+        return [
+            o.dequantize(t) if o.quantized else t
+            for o, t in ((o, self._interpreter.get_tensor(o.index)) for o in self.outputs)
+        ]
 
 
 def match_by_shape(
