@@ -12,6 +12,7 @@ module, `prune_outputs` raises `PruningUnavailable` and the caller loads the who
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,9 +44,12 @@ def prune_outputs(model: bytes, drop: Callable[[Shape], bool]) -> tuple[bytes, P
     whatever the flatbuffer reader raises (the caller reports it with the file name).
     """
     try:
-        from edgepose.models_build.tflite_schema import compact_model, load_model_t, pack_model_t
-    except ImportError as e:  # pragma: no cover - only without ai-edge-litert
+        # tflite-runtime has no schema module; flatbuffers comes with ai-edge-litert.
+        importlib.import_module("ai_edge_litert.schema_py_generated")
+        importlib.import_module("flatbuffers")
+    except ImportError as e:
         raise PruningUnavailable(f"no TFLite schema module ({e})") from None
+    from edgepose.models_build.tflite_schema import compact_model, load_model_t, pack_model_t
 
     m = load_model_t(model)
     if len(m.subgraphs) != 1:

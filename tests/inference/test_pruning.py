@@ -3,6 +3,7 @@ with the file's name, and the engine drops the head exactly when no mask is want
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +88,13 @@ def test_engine_drops_the_head_only_without_a_mask(segmentation: bool) -> None:
     result = e.process(rgb)
     assert len(result.poses) == 1
     assert (result.poses[0].segmentation is not None) is segmentation
+
+
+def test_without_the_schema_module_the_whole_model_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tflite-runtime ships no flatbuffer schema: the model loads whole instead of failing."""
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.schema_py_generated", None)  # makes the import fail
+    path = MODELS_DIR / "pose_landmark_lite_int8.tflite"
+    with pytest.raises(PruningUnavailable, match="no TFLite schema module"):
+        prune_outputs(path.read_bytes(), is_mask_output)
+    b = InterpreterBackend(path, threads=1, drop_outputs=is_mask_output)
+    assert b.pruned is None and any(is_mask_output(o.shape) for o in b.outputs)
