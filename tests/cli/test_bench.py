@@ -45,3 +45,19 @@ def test_missing_video_is_named(tmp_path: Path) -> None:
     r = bench(tmp_path / "nope.mp4", "--model", "lite")
     assert r.returncode == 66, r.stderr
     assert "nope.mp4" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.mediapipe
+def test_against_mediapipe_reports_like_for_like_ratios(shared_data: Path) -> None:
+    from edgepose.reference.mediapipe_env import find_reference_python
+
+    if find_reference_python() is None:
+        pytest.skip("MediaPipe reference venv absent: python -m edgepose.reference.mediapipe_env --create")
+    video = shared_data / "videos" / "fitness_squats_tfjs.mp4"
+    r = bench(video, "--model", "lite", "--frames", "6", "--warmup", "1", "--compare-graph", "--against",
+              "mediapipe", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(r.stdout)
+    assert report["mediapipe"]["frames"] == 6 and report["mediapipe"]["frames_with_pose"] == 6
+    for key in ("fps_ratio_vs_mediapipe", "full_graph_fps_ratio_vs_mediapipe"):
+        assert math.isfinite(report[key]) and report[key] > 0, key
