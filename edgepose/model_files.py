@@ -100,7 +100,7 @@ def landmark_filename(complexity: str, precision: str) -> str:
 
 
 def landmark_model_for(models_dir: Path, complexity: str, precision: str, backend: str) -> str:
-    """The landmark file to load: for int8 on the CPU the mixed recipe (output heads in float, docs/int8.md)
+    """The landmark file to load: for int8 on the CPU the mixed recipe (float stem/heads, docs/int8.md)
     when it was built, since full int8 loses accuracy there; the Edge TPU needs the full-int8 file."""
     name = landmark_filename(complexity, precision)
     if precision != "int8":

@@ -27,14 +27,13 @@ from edgepose.models_build.edgetpu_rewrite import depth_to_space_to_transpose_co
 from edgepose.models_build.errors import ModelBuildError
 from edgepose.models_build.float32 import rewrite_float32, verify_rewrite
 from edgepose.models_build.manifest import MANIFEST_NAME, Manifest, ModelEntry
-from edgepose.models_build.quantize import Recipe, head_layers, io_types, op_counts, quantize_model
+from edgepose.models_build.quantize import MIXED_FLOAT, Recipe, io_types, mixed_recipe, op_counts, quantize_model
 from edgepose.models_build.tflite_schema import read_model_bytes
 
 DETECTOR = "pose_detection"
 LANDMARKS = ("pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy")
-# Landmark models that also get an int8_mixed (float heads) variant. Heavy's is 18 MB and still 2 PCK points
-# below float (docs/int8.md), so it is not built by default: the shipped files stay small.
-MIXED_MODELS = ("pose_landmark_lite", "pose_landmark_full")
+# Landmark models that also get an int8_mixed variant (float stem and/or heads, CPU only; quantize.MIXED_FLOAT).
+MIXED_MODELS = tuple(MIXED_FLOAT)
 # The landmark model that makes the tracked ROIs of the calibration set (the default complexity).
 ROI_LANDMARK = "pose_landmark_full"
 REWRITE_CHECK_INPUTS = 3
@@ -78,7 +77,7 @@ def build_models(
     mixed: tuple[str, ...] = MIXED_MODELS,
 ) -> Manifest:
     """Build `<out_dir>/<name>_int8.tflite` for each of `models` (and `<name>_int8_mixed.tflite` for the landmark
-    models when `mixed`: float heads, CPU only) and `<out_dir>/manifest.json`."""
+    models in `mixed`: float stem/heads, CPU only) and `<out_dir>/manifest.json`."""
     say = progress or (lambda _msg: None)
     float_dir, out_dir = Path(float_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -130,8 +129,7 @@ def build_models(
         jobs = [(name, name, Recipe("int8")) for name in models]
         for name in models:
             if name in mixed:
-                heads = tuple(head_layers(rewritten[name].read_bytes()))
-                jobs.append((f"{name}_mixed", name, Recipe("int8_mixed", float_layers=heads)))
+                jobs.append((f"{name}_mixed", name, mixed_recipe(name, rewritten[name].read_bytes())))
         for key, name, recipe in jobs:
             say(f"[3/4] quantize {name} ({recipe.name})")
             samples = cset.detector if name == DETECTOR else cset.landmark

@@ -3,8 +3,8 @@
 Recipes:
 - `int8`: weights int8 per channel, activations int8, int8 model input/output (the backend reads scale and
   zero point from the model). This is the Edge TPU form.
-- `int8_mixed`: like `int8`, but the layers named by the per-layer error report keep 16-bit activations
-  (int16 activations × int8 weights), for the CPU.
+- `int8_mixed`: like `int8`, but the ops that cost PCK stay float (CPU only): the output heads and, for lite
+  and heavy, the high-resolution stem (`MIXED_FLOAT`, docs/int8.md).
 
 ai-edge-quantizer does not quantize DEPTH_TO_SPACE (the detector has three); it leaves them float between a
 DEQUANTIZE and a QUANTIZE. DEPTH_TO_SPACE only moves values, so `requantize_data_movement` runs it on the int8
@@ -30,10 +30,16 @@ from edgepose.models_build.tflite_schema import (
 )
 
 RECIPES = ("int8", "int8_mixed")
-# int8_mixed keeps the last MIXED_FLOAT_TAIL ops of a landmark model float: the regression, presence and world
-# heads. The per-layer report (docs/int8.md) shows the error spread over the whole network, and keeping the
-# largest-error layers float did not help PCK; the heads did, at no measurable speed cost.
-MIXED_FLOAT_TAIL = 20
+# int8_mixed, per landmark model: (keep the stem float, number of last ops kept float). The last 20 ops are the
+# regression, presence and world heads. Quantizing one block at a time (docs/int8.md) shows that the rest of the
+# loss comes from the stem (the ops above 1/16 of the input resolution): lite and heavy need it float, full does
+# not. Heavy also needs a longer float tail (the last 2×2 stage of its regression branch).
+MIXED_FLOAT = {
+    "pose_landmark_lite": (True, 20),
+    "pose_landmark_full": (False, 20),
+    "pose_landmark_heavy": (True, 40),
+}
+STEM_MIN_FRACTION = 16  # the stem ends at the first op whose output is 1/16 of the input size or smaller
 SEGMENTATION_OUTPUT = "Identity_2"  # not used by the pipeline: stays int8
 DATA_MOVEMENT_OPS = frozenset({"DEPTH_TO_SPACE"})
 
@@ -55,8 +61,10 @@ class Recipe:
             "activations": "int8 asymmetric, per tensor (min/max calibration)",
             "int16_activation_layers": list(self.int16_layers),
             "float_layers": len(self.float_layers),
+            "notes": list(self.notes),
             "algorithm": self.algorithm,
-            "io": "int8 input and outputs (scale/zero point in the model)",
+            "io": "int8 input and outputs (scale/zero point in the model)" if not self.float_layers
+            else "int8 input (scale/zero point in the model), float32 outputs from the float heads (float_outputs)",
             "tool": _tool_version(),
         }
 
@@ -106,7 +114,38 @@ def quantize_model(
         )
     qsv = qt.calibrate(calibration, num_threads=1)
     result = qt.quantize(qsv, enable_progress_bar=False, enable_progress_report=False)
-    return requantize_data_movement(bytes(result.quantized_model))
+    out = requantize_data_movement(bytes(result.quantized_model))
+    return float_outputs(out) if recipe.float_layers else out
+
+
+def float_outputs(model_bytes: bytes) -> bytes:
+    """Return float outputs as float: drop the QUANTIZE that ai-edge-quantizer puts between a float head and a
+    graph output (it would throw the head's precision away again: 2.3 logit units per step for the detector's
+    scores). The backend reads each output's type from the model, so nothing else changes."""
+    model = load_model_t(model_bytes)
+    g = model.subgraphs[0]
+    names = op_names(model)
+    tnames = tensor_type_names()
+    producer = {int(o): i for i, op in enumerate(g.operators) for o in op.outputs}
+    replace: dict[int, int] = {}
+    for o in (int(x) for x in g.outputs):
+        i = producer.get(o)
+        if i is None or names[i] != "QUANTIZE":
+            continue
+        src = int(g.operators[i].inputs[0])
+        if tnames[g.tensors[src].type] == "FLOAT32":
+            replace[o] = src
+            g.tensors[src].name = g.tensors[o].name  # keep the output's name (signature, reports)
+    if not replace:
+        return model_bytes
+    drop = {producer[o] for o in replace}
+    g.operators = [op for i, op in enumerate(g.operators) if i not in drop]
+    g.outputs = np.array([replace.get(int(x), int(x)) for x in g.outputs], dtype=np.int32)
+    for sig in model.signatureDefs or []:
+        for m in sig.outputs or []:
+            m.tensorIndex = replace.get(int(m.tensorIndex), int(m.tensorIndex))
+    compact_model(model)
+    return pack_model_t(model)
 
 
 def requantize_data_movement(model_bytes: bytes) -> bytes:
@@ -143,15 +182,24 @@ def requantize_data_movement(model_bytes: bytes) -> bytes:
     return pack_model_t(model)
 
 
-def head_layers(float32_model: bytes, n: int = MIXED_FLOAT_TAIL) -> list[str]:
-    """Output tensor names of the last `n` ops (graph order), except the segmentation head."""
+def mixed_float_layers(float32_model: bytes, stem: bool, tail: int) -> list[str]:
+    """Output tensor names of the ops int8_mixed keeps float: the last `tail` ops (graph order) and, with `stem`,
+    the leading ops up to the first one at 1/16 of the input size; never the segmentation head."""
     model = load_model_t(float32_model)
     g = model.subgraphs[0]
+    ops = list(g.operators[-tail:]) if tail else []
+    if stem:
+        limit = int(g.tensors[int(g.inputs[0])].shape[1]) // STEM_MIN_FRACTION
+        for op in g.operators:
+            shape = g.tensors[int(op.outputs[0])].shape
+            if len(shape) == 4 and int(shape[1]) <= limit:
+                break
+            ops.append(op)
     names = []
-    for op in g.operators[-n:]:
+    for op in ops:
         t = g.tensors[int(op.outputs[0])]
         name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
-        if name != SEGMENTATION_OUTPUT:
+        if name != SEGMENTATION_OUTPUT and name not in names:
             names.append(name)
     return names
 
@@ -160,6 +208,14 @@ def recipe_for(name: str, int16_layers: Iterable[str] = (), float_layers: Iterab
     if name not in RECIPES:
         raise ModelBuildError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
     return Recipe(name, tuple(int16_layers), tuple(float_layers))
+
+
+def mixed_recipe(model_name: str, float32_model: bytes) -> Recipe:
+    """The int8_mixed recipe of a landmark model (`MIXED_FLOAT`)."""
+    stem, tail = MIXED_FLOAT[model_name]
+    layers = tuple(mixed_float_layers(float32_model, stem, tail))
+    note = f"float: {'stem (ops above 1/16 of the input size) + ' if stem else ''}last {tail} ops"
+    return Recipe("int8_mixed", float_layers=layers, notes=(note,))
 
 
 def tensor_types(model_bytes: bytes) -> dict[str, int]:

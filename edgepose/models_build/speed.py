@@ -21,6 +21,7 @@ PAIRS = {
     "pose_landmark_heavy": ("float/pose_landmark_heavy.tflite", "pose_landmark_heavy_int8.tflite", 256),
     "pose_landmark_lite_mixed": ("float/pose_landmark_lite.tflite", "pose_landmark_lite_int8_mixed.tflite", 256),
     "pose_landmark_full_mixed": ("float/pose_landmark_full.tflite", "pose_landmark_full_int8_mixed.tflite", 256),
+    "pose_landmark_heavy_mixed": ("float/pose_landmark_heavy.tflite", "pose_landmark_heavy_int8_mixed.tflite", 256),
 }
 
 
