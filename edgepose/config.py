@@ -109,8 +109,7 @@ class EngineConfig:
                         choices=("auto", "cpu", "edgetpu"))
     edgetpu_device: str = _opt("", 'Edge TPU device: "" (first found), "usb", "usb:N", "pci", "pci:N"',
                                kind="tpu")
-    threads: int = _opt(0, "CPU inference threads (0 = one per CPU core minus one for capture and MQTT, 1 to 4)",
-                        lo=0, hi=64)
+    threads: int = _opt(4, "CPU inference threads", lo=1, hi=64)
     heatmap_kernel: int = _opt(7, "Heatmap refinement kernel size", choices=(7, 9))
     models_dir: str = _opt("", "Directory with the model files (default: the packaged models)", kind="path")
     min_detection_score: float = _opt(0.5, "Detector score threshold", lo=0.0, hi=1.0)

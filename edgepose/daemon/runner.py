@@ -8,7 +8,6 @@ first frame arrived, WATCHDOG=1 only when frames are being processed, STATUS= wi
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -40,18 +39,6 @@ class StartupError(Exception):
     """The daemon cannot start with this configuration (models, backend); exit status 78."""
 
 
-def auto_threads() -> int:
-    """Inference threads for `engine.threads = 0`: the cores this process may use, minus one for the capture
-    thread (video decoding) and MQTT, between 1 and 4. More threads than free cores makes XNNPACK's workers
-    wait for each other: on a 2-core machine 4 threads gave a p99 latency of 47 ms, 1 thread 27 ms
-    (docs/benchmarks.md §7)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores - 1))
-
-
 def engine_config(cfg: Config) -> EngineConfig:
     e = cfg.engine
     return EngineConfig(
@@ -59,7 +46,7 @@ def engine_config(cfg: Config) -> EngineConfig:
         precision=e.precision,
         backend=e.backend,
         edgetpu_device=e.edgetpu_device or None,
-        threads=e.threads or auto_threads(),
+        threads=e.threads,
         heatmap_kernel=e.heatmap_kernel,
         static=False,
         smooth_landmarks=cfg.smoothing.enabled,
