@@ -2,7 +2,7 @@
 within 1.0 PCK@0.2 point of float, and the int8 detector finding people on exactly the same photos.
 
 Measured (docs/int8.md), with the int8_mixed files the CPU selects: lite +0.49, full −0.49, heavy 0.00 points.
-Full int8 (the Edge TPU form) loses lite −4.4, full −0.5, heavy −18.1: it is not what the CPU runs.
+Full int8 (the Edge TPU form) loses lite −7.3, full −15.1, heavy −18.1: it is not what the CPU runs.
 """
 
 from __future__ import annotations
