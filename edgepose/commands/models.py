@@ -15,6 +15,8 @@ from edgepose.model_files import (
     fetch_float_models,
     verify_float_models,
 )
+from edgepose.models_build.errors import ModelBuildError
+from edgepose.models_build.manifest import MANIFEST_NAME, check_manifest, load_manifest
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -62,6 +64,24 @@ def run_verify(args: argparse.Namespace) -> int:
         raise CommandError(
             f"{len(problems)} float model(s) missing or wrong in {models_dir}; {FETCH_HINT}", EXIT_DATAERR
         )
+    if (models_dir / MANIFEST_NAME).is_file():
+        try:
+            int8_problems = check_manifest(models_dir, compiler_inputs=False)
+            entries = load_manifest(models_dir).models
+        except ModelBuildError as e:
+            raise CommandError(str(e), EXIT_DATAERR) from None
+        for name, entry in sorted(entries.items()):
+            problem = int8_problems.get(name)
+            if problem:
+                print(f"FAIL {entry.file}: {problem}")
+            elif (models_dir / entry.file).is_file():
+                print(f"ok   {entry.file}")
+        if int8_problems:
+            raise CommandError(
+                f"{len(int8_problems)} int8 model(s) missing or changed in {models_dir}: deploy the release's models "
+                "again or rebuild them (`edgepose models build`)",
+                EXIT_DATAERR,
+            )
     return EXIT_OK
 
 

@@ -64,14 +64,23 @@ def load_manifest(models_dir: Path) -> Manifest:
         raise ModelBuildError(f"{path} is not a valid edgepose model manifest ({e}); rebuild the models") from None
 
 
-def check_manifest(models_dir: Path) -> dict[str, str]:
-    """{file: problem} for every manifest model that is missing or whose sha256/size differs; {} if all match."""
+# Entries whose key ends so are inputs of the Edge TPU compiler (models/edgetpu_src/), not runtime files: a
+# device gets only the runtime files (deploy.sh).
+COMPILER_INPUT_SUFFIX = "_edgetpu_src"
+
+
+def check_manifest(models_dir: Path, *, compiler_inputs: bool = True) -> dict[str, str]:
+    """{name: problem} for every manifest model that is missing or whose sha256 differs; {} if all match.
+
+    `compiler_inputs=False` lets the Edge TPU compiler's inputs be absent (a deployed device), but still checks
+    them when they are there."""
     manifest = load_manifest(models_dir)
     problems: dict[str, str] = {}
     for name, entry in manifest.models.items():
         path = Path(models_dir) / entry.file
         if not path.is_file():
-            problems[name] = f"{path} is missing"
+            if compiler_inputs or not name.endswith(COMPILER_INPUT_SUFFIX):
+                problems[name] = f"{path} is missing"
             continue
         actual = file_sha256(path)
         if actual != entry.sha256:

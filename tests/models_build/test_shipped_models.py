@@ -97,3 +97,36 @@ def test_mixed_models_return_float_outputs(manifest) -> None:
 
 def test_manifest_is_plain_json() -> None:
     json.loads((MODELS_DIR / "manifest.json").read_text())
+
+
+def _copy_runtime_files(manifest, dest) -> None:
+    """What deploy.sh ships: the runtime files and the manifest, not the Edge TPU compiler's inputs."""
+    for name, entry in manifest.models.items():
+        if not name.endswith("_edgetpu_src"):
+            (dest / entry.file).write_bytes((MODELS_DIR / entry.file).read_bytes())
+    (dest / "manifest.json").write_text((MODELS_DIR / "manifest.json").read_text())
+
+
+def test_a_device_without_compiler_inputs_verifies(manifest, tmp_path) -> None:
+    _copy_runtime_files(manifest, tmp_path)
+    assert check_manifest(tmp_path, compiler_inputs=False) == {}
+    assert list(check_manifest(tmp_path)) == ["pose_detection_edgetpu_src"]
+
+
+def test_models_verify_names_a_changed_int8_file(manifest, tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from support.engine import require_float_models
+    from support.paths import REPO
+
+    _copy_runtime_files(manifest, tmp_path)
+    (tmp_path / "float").symlink_to(require_float_models() / "float")
+    victim = tmp_path / manifest.models["pose_landmark_lite_mixed"].file
+    victim.write_bytes(victim.read_bytes()[:-1] + b"\0")
+    r = subprocess.run([sys.executable, "-m", "edgepose", "models", "verify", "--models-dir", str(tmp_path)],
+                       capture_output=True, text=True, cwd=REPO, env=os.environ.copy(), timeout=120)  # fmt: skip
+    assert r.returncode == 65, r.stdout + r.stderr
+    assert f"FAIL {victim.name}" in r.stdout and "ok   pose_landmark_lite_int8.tflite" in r.stdout
+    assert "1 int8 model(s) missing or changed" in r.stderr
