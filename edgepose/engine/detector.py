@@ -37,10 +37,18 @@ class Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros((0, 4, 2), np.float32), np.zeros((0,), np.float32))
 
 
+INPUT_RANGE = (-1.0, 1.0)
+
+
+def detector_crop_u8(image_rgb: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], Letterbox]:
+    """The whole frame letterboxed into 224², zero border, still uint8."""
+    return roi_to_tensor_u8(image_rgb, whole_image_roi(), INPUT_SIZE, cv2.BORDER_CONSTANT)
+
+
 def detector_input(image_rgb: npt.NDArray[np.uint8]) -> tuple[F32, Letterbox]:
     """The detector tensor: the whole frame letterboxed into 224², zero border, values in [−1, 1]."""
-    tensor, letterbox = roi_to_tensor_u8(image_rgb, whole_image_roi(), INPUT_SIZE, cv2.BORDER_CONSTANT)
-    return to_float(tensor, -1.0, 1.0), letterbox
+    tensor, letterbox = detector_crop_u8(image_rgb)
+    return to_float(tensor, *INPUT_RANGE), letterbox
 
 
 def decode(raw_boxes: F32, raw_scores: F32, min_score: float = MIN_SCORE) -> Detections:
@@ -127,11 +135,11 @@ class PoseDetector:
             {"boxes": shape_is(1, NUM_ANCHORS, NUM_COORDS), "scores": shape_is(1, NUM_ANCHORS, 1)},
             "pose detector",
         )
-        self._convert = InputConverter(backend.inputs[0], -1.0, 1.0)
+        self._convert = InputConverter(backend.inputs[0], *INPUT_RANGE)
 
     def detect(self, image_rgb: npt.NDArray[np.uint8]) -> Detections:
         # detector_input, in the model's own input type (float32, or int8 for an int8 model).
-        tensor, letterbox = roi_to_tensor_u8(image_rgb, whole_image_roi(), INPUT_SIZE, cv2.BORDER_CONSTANT)
+        tensor, letterbox = detector_crop_u8(image_rgb)
         return self.detect_tensor(self._convert(tensor), letterbox)
 
     def detect_tensor(self, tensor: npt.NDArray[Any], letterbox: Letterbox) -> Detections:

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from edgepose.engine.detector import raise_input_shape
 from edgepose.engine.image_to_tensor import InputConverter, Letterbox, roi_to_tensor_u8, to_float
 from edgepose.inference.backend import Backend, match_by_shape, shape_is
+from edgepose.inference.pruning import is_mask_output
 from edgepose.pose import Pose, Roi
 from edgepose.topology import NUM_KEYPOINTS, NUM_MODEL_LANDMARKS
 
@@ -29,10 +30,18 @@ def sigmoid(x: F32) -> F32:
         return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
 
 
+INPUT_RANGE = (0.0, 1.0)
+
+
+def landmark_crop_u8(image_rgb: npt.NDArray[np.uint8], roi: Roi) -> tuple[npt.NDArray[np.uint8], Letterbox]:
+    """The ROI warped to 256², replicated border, still uint8."""
+    return roi_to_tensor_u8(image_rgb, roi, INPUT_SIZE, cv2.BORDER_REPLICATE)
+
+
 def landmark_input(image_rgb: npt.NDArray[np.uint8], roi: Roi) -> tuple[F32, Letterbox]:
     """The landmark tensor: the ROI warped to 256², replicated border, values in [0, 1]."""
-    tensor, letterbox = roi_to_tensor_u8(image_rgb, roi, INPUT_SIZE, cv2.BORDER_REPLICATE)
-    return to_float(tensor, 0.0, 1.0), letterbox
+    tensor, letterbox = landmark_crop_u8(image_rgb, roi)
+    return to_float(tensor, *INPUT_RANGE), letterbox
 
 
 def decode_landmarks(raw: F32) -> F32:
@@ -168,13 +177,13 @@ class LandmarkModel:
             "pose landmark",
         )
         # The mask size differs between model builds (128² or 256²): read it from the model.
-        masks = [i for i, s in enumerate(backend.outputs) if len(s.shape) == 4 and s.shape[-1] == 1]
+        masks = [i for i, s in enumerate(backend.outputs) if is_mask_output(s.shape)]
         self._mask = masks[0] if masks else None
-        self._convert = InputConverter(backend.inputs[0], 0.0, 1.0)
+        self._convert = InputConverter(backend.inputs[0], *INPUT_RANGE)
 
     def input_tensor(self, image_rgb: npt.NDArray[np.uint8], roi: Roi) -> tuple[npt.NDArray[Any], Letterbox]:
         """`landmark_input` in the model's own input type (float32, or int8 for an int8 model)."""
-        tensor, letterbox = roi_to_tensor_u8(image_rgb, roi, INPUT_SIZE, cv2.BORDER_REPLICATE)
+        tensor, letterbox = landmark_crop_u8(image_rgb, roi)
         return self._convert(tensor), letterbox
 
     def run(self, image_rgb: npt.NDArray[np.uint8], roi: Roi) -> LandmarkResult:

@@ -1,10 +1,10 @@
 """Drop model outputs that the pipeline does not read, together with the ops that only compute them.
 
 TFLite runs every op of a graph, whichever outputs are read afterwards. The BlazePose landmark models also
-compute a segmentation mask (a decoder up to 128²), and edgepose reads it only with `segmentation = true`. Without
-that head the landmark invoke is about 1.5–1.8× faster for lite and full, in float and in int8
-(docs/benchmarks.md). MediaPipe's graph always computes it. The ops that remain, their weights and their order
-are unchanged, so the outputs that are kept are bit-identical (tests/inference/test_pruning.py).
+compute a segmentation mask (a decoder up to 256²), and edgepose reads it only with `segmentation = true`. Without
+that head the landmark invoke is 1.3–2.2× faster (lite gains most), in float and in int8 (docs/benchmarks.md
+§6). MediaPipe's graph always computes it. The ops that remain, their weights and their order are unchanged,
+so the outputs that are kept are bit-identical (tests/inference/test_pruning.py).
 
 The rewrite uses the flatbuffer schema that ships with ai-edge-litert. With tflite-runtime, which has no schema
 module, `prune_outputs` raises `PruningUnavailable` and the caller loads the whole model.

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgepose.models_build.tflite_schema import load_model_t, op_names, read_model_bytes, tensor_type_names
+from edgepose.models_build.tflite_schema import load_model_t, op_names, read_model_bytes, tensor_name, tensor_type_names
 
 # Published Edge TPU supported operations (coral.ai/docs/edgetpu/models-intro#supported-operations), as TFLite
 # builtin names. DEPTH_TO_SPACE and DEQUANTIZE are not in it.
@@ -87,7 +87,7 @@ def check_edgetpu_form(path: Path) -> EdgeTpuReport:
     constant = {i for i, t in enumerate(g.tensors) if t.buffer > 0 and model.buffers[t.buffer].data is not None
                 and len(model.buffers[t.buffer].data) > 0}  # fmt: skip
     for i, t in enumerate(g.tensors):
-        name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+        name = tensor_name(t)
         ttype = types[t.type]
         if ttype in ("FLOAT32", "FLOAT16", "FLOAT64"):
             report.float_tensors.append(name)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgepose.models_build.errors import ModelBuildError
-from edgepose.models_build.tflite_schema import compact_model, load_model_t, op_names, pack_model_t, schema
+from edgepose.models_build.tflite_schema import compact_model, load_model_t, op_names, pack_model_t, schema, tensor_name
 
 WEIGHT_Q = 127  # int8 weight value; with scale 1/WEIGHT_Q it is exactly 1.0
 # TFLite op version of an int8 TRANSPOSE_CONV with a bias input and no fused activation (what the TFLite converter
@@ -33,10 +33,6 @@ def depth_to_space_weights(block: int, c_in: int) -> np.ndarray:
     c, dy, dx = np.meshgrid(np.arange(c_out), np.arange(block), np.arange(block), indexing="ij")
     w[c, dy, dx, (dy * block + dx) * c_out + c] = WEIGHT_Q
     return w
-
-
-def _name(t) -> str:
-    return t.name.decode() if isinstance(t.name, bytes) else str(t.name)
 
 
 def _per_tensor(q) -> tuple[float, int] | None:
@@ -91,7 +87,7 @@ def depth_to_space_to_transpose_conv(model_bytes: bytes) -> tuple[bytes, int]:
         op = g.operators[k]
         ti, to = int(op.inputs[0]), int(op.outputs[0])
         t_in, t_out = g.tensors[ti], g.tensors[to]
-        label = f"DEPTH_TO_SPACE op {k} ({_name(t_out)})"
+        label = f"DEPTH_TO_SPACE op {k} ({tensor_name(t_out)})"
         q_in, q_out = _per_tensor(t_in.quantization), _per_tensor(t_out.quantization)
         if q_in is None or q_in != q_out:
             raise ModelBuildError(f"{label}: input and output quantisation differ ({q_in} vs {q_out})")
@@ -101,7 +97,7 @@ def depth_to_space_to_transpose_conv(model_bytes: bytes) -> tuple[bytes, int]:
         if block < 1 or c_in % (block * block) or tuple(int(d) for d in t_out.shape) != expected:
             raise ModelBuildError(f"{label}: shapes {list(t_in.shape)} → {list(t_out.shape)} with block {block}")
         c_out = c_in // (block * block)
-        base = _name(t_out)
+        base = tensor_name(t_out)
         w_scale = np.full(c_out, 1.0 / WEIGHT_Q, dtype=np.float32)
         i_shape = add_const(f"{base}/d2s_output_shape", np.array(t_out.shape, dtype=np.int32), s.TensorType.INT32)
         i_w = add_const(f"{base}/d2s_weights", depth_to_space_weights(block, c_in), s.TensorType.INT8,

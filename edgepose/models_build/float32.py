@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgepose.models_build.errors import ModelBuildError
-from edgepose.models_build.tflite_schema import compact_model, load_model_t, op_names, pack_model_t, schema
+from edgepose.models_build.tflite_schema import compact_model, load_model_t, op_names, pack_model_t, schema, tensor_name
 
 # Ops whose output is a pure function of constant inputs and that the rewrite folds into constants.
 FOLDABLE_OPS = frozenset({"DEQUANTIZE", "DENSIFY"})
@@ -48,8 +48,7 @@ def _interpreter(model: bytes | str | Path, preserve: bool = False, xnnpack: boo
 
 
 def _tensor_name(t) -> str:
-    name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
-    return name.split(":")[0]
+    return tensor_name(t).split(":")[0]
 
 
 def rewrite_float32(src: bytes) -> tuple[bytes, RewriteReport]:

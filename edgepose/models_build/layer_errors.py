@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from edgepose.models_build.tflite_schema import load_model_t, op_names
+from edgepose.models_build.tflite_schema import load_model_t, op_names, tensor_name
 
 F32 = npt.NDArray[np.float32]
 
@@ -88,10 +88,10 @@ def layer_errors(float_path: Path, int8_path: Path, inputs: Sequence[F32]) -> li
     rel = {n: float(np.sqrt(sq_err[n] / max(sq_ref[n], 1e-30))) for n in sq_err}
     out = []
     for i, op in enumerate(g.operators):
-        tname = _name(g.tensors[int(op.outputs[0])])
+        tname = tensor_name(g.tensors[int(op.outputs[0])])
         if tname not in rel:
             continue
-        ins = [rel.get(_name(g.tensors[int(x)]), 0.0) for x in op.inputs if x >= 0]
+        ins = [rel.get(tensor_name(g.tensors[int(x)]), 0.0) for x in op.inputs if x >= 0]
         out.append(
             LayerError(
                 i, names[i], tname, rel[tname], rel[tname] - max(ins, default=0.0),
@@ -101,8 +101,6 @@ def layer_errors(float_path: Path, int8_path: Path, inputs: Sequence[F32]) -> li
     return out
 
 
-def _name(t) -> str:
-    return t.name.decode() if isinstance(t.name, bytes) else str(t.name)
 
 
 def worst_layers(errors: Sequence[LayerError], n: int = 10) -> list[LayerError]:

@@ -26,6 +26,7 @@ from edgepose.models_build.tflite_schema import (
     load_model_t,
     op_names,
     pack_model_t,
+    tensor_name,
     tensor_type_names,
 )
 
@@ -120,8 +121,8 @@ def quantize_model(
 
 def float_outputs(model_bytes: bytes) -> bytes:
     """Return float outputs as float: drop the QUANTIZE that ai-edge-quantizer puts between a float head and a
-    graph output (it would throw the head's precision away again: 2.3 logit units per step for the detector's
-    scores). The backend reads each output's type from the model, so nothing else changes."""
+    graph output (it would throw the head's precision away again: the landmark regression output came out in
+    1.27-pixel steps). The backend reads each output's type from the model, so nothing else changes."""
     model = load_model_t(model_bytes)
     g = model.subgraphs[0]
     names = op_names(model)
@@ -198,7 +199,7 @@ def mixed_float_layers(float32_model: bytes, stem: bool, tail: int) -> list[str]
     names = []
     for op in ops:
         t = g.tensors[int(op.outputs[0])]
-        name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+        name = tensor_name(t)
         if name != SEGMENTATION_OUTPUT and name not in names:
             names.append(name)
     return names

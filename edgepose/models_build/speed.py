@@ -1,4 +1,5 @@
-"""Invoke-time ratio float vs int8 per model, interleaved in one run (a benchmark, never a test assertion).
+"""Invoke-time ratio of two files per model (float vs int8, and the CPU detector vs the Edge TPU compiler's
+input), interleaved in one run (a benchmark, never a test assertion).
 
 Usage: python -m edgepose.models_build.speed [models_dir] [--rounds N] [--threads T]
 The machine may be shared and noisy: the two models are invoked alternately and medians are compared.
@@ -22,11 +23,13 @@ PAIRS = {
     "pose_landmark_lite_mixed": ("float/pose_landmark_lite.tflite", "pose_landmark_lite_int8_mixed.tflite", 256),
     "pose_landmark_full_mixed": ("float/pose_landmark_full.tflite", "pose_landmark_full_int8_mixed.tflite", 256),
     "pose_landmark_heavy_mixed": ("float/pose_landmark_heavy.tflite", "pose_landmark_heavy_int8_mixed.tflite", 256),
+    # The detector with DEPTH_TO_SPACE as TRANSPOSE_CONV (edgetpu_rewrite) against the one the CPU runs.
+    "pose_detection_edgetpu_src": ("pose_detection_int8.tflite", "edgetpu_src/pose_detection_int8.tflite", 224),
 }
 
 
 def invoke_ms(models_dir: Path, rounds: int = 30, threads: int = 1) -> dict[str, tuple[float, float]]:
-    """{model: (float median ms, int8 median ms)}."""
+    """{pair: (first file's median ms, second file's median ms)}."""
     from ai_edge_litert.interpreter import Interpreter
 
     out = {}
@@ -62,7 +65,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     for name, (f, q) in invoke_ms(a.models_dir, a.rounds, a.threads).items():
-        print(f"{name:22s} float {f:7.2f} ms  int8 {q:7.2f} ms  speed-up {f / q:4.2f}x")
+        first, second = PAIRS[name][:2]
+        print(f"{name:26s} {first} {f:7.2f} ms  {second} {q:7.2f} ms  speed-up {f / q:4.2f}x")
 
 
 if __name__ == "__main__":

@@ -74,6 +74,11 @@ def pack_model_t(model) -> bytes:
     return bytes(b.Output())
 
 
+def tensor_name(t) -> str:
+    """A tensor's name as str (the object API gives bytes)."""
+    return t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+
+
 def op_names(model) -> list[str]:
     """Builtin op name of every operator of subgraph 0, in order (custom ops as CUSTOM:<name>)."""
     names = _builtin_names()

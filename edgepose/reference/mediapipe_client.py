@@ -196,6 +196,21 @@ def _array_sources(sources: list[str], from_arrays: bool) -> list[str]:
 
 
 
+def _pose_params(
+    model_complexity: int, static: bool, smooth_landmarks: bool, min_detection: float, min_tracking: float,
+    max_frames: int | None,
+) -> dict[str, Any]:
+    """The runner's request keys for legacy `Pose`'s constructor arguments."""
+    return {
+        "model_complexity": model_complexity,
+        "static_image_mode": static,
+        "smooth_landmarks": smooth_landmarks,
+        "min_detection_confidence": min_detection,
+        "min_tracking_confidence": min_tracking,
+        "max_frames": max_frames,
+    }
+
+
 @contextmanager
 def _reference_run(
     frames_or_paths: FramesOrPaths, params: dict[str, Any], python: Path | None, timeout: float
@@ -234,14 +249,8 @@ def run_mediapipe(
     reference interpreter exists, MediaPipeRunError when the reference fails, ValueError/FileNotFoundError
     for bad input.
     """
-    params = {
-        "model_complexity": model_complexity,
-        "static_image_mode": static,
-        "smooth_landmarks": smooth_landmarks,
-        "min_detection_confidence": min_detection_confidence,
-        "min_tracking_confidence": min_tracking_confidence,
-        "max_frames": max_frames,
-    }
+    params = _pose_params(model_complexity, static, smooth_landmarks, min_detection_confidence,
+                          min_tracking_confidence, max_frames)  # fmt: skip
     with _reference_run(frames_or_paths, params, python, timeout) as (out, info, from_arrays):
         sources = _array_sources(list(info.pop("sources")), from_arrays)
         return MediaPipeResult(
@@ -284,12 +293,8 @@ def run_mediapipe_streams(
         raise ValueError(f"blank_frames must be frame indices (>= 0), got {blank}")
     params = {
         "kind": "legacy_streams",
-        "model_complexity": model_complexity,
-        "static_image_mode": static,
-        "smooth_landmarks": smooth_landmarks,
-        "min_detection_confidence": min_detection_confidence,
-        "min_tracking_confidence": min_tracking_confidence,
-        "max_frames": max_frames,
+        **_pose_params(model_complexity, static, smooth_landmarks, min_detection_confidence,
+                       min_tracking_confidence, max_frames),
         "blank_frames": blank,
     }
     with _reference_run(frames_or_paths, params, python, timeout) as (out, info, from_arrays):

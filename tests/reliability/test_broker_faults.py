@@ -158,8 +158,8 @@ def _connections(broker) -> int:
 def _refused_run(broker, daemon_factory, tmp_path: Path, short_clip: Path, mqtt: dict) -> tuple[str, dict, int]:
     """Run the daemon against a broker that refuses it; returns (stderr, summary, the daemon's attempts).
 
-    Attempts are the daemon's own count (`connection_attempts`): mosquitto logs a TLS connection that fails
-    its handshake inconsistently, so the broker's log only proves that the daemon reached it at all.
+    Attempts are the daemon's own count (`connection_attempts`): mosquitto did not log every TLS connection that
+    failed its handshake (1 of several in a CI run), so the broker's log only proves that the daemon reached it.
     """
     config = daemon_config(tmp_path / "c.toml", port=broker.port, source=short_clip, device="refused", sections={
         "source": {"pace": "realtime", "loop": True},
@@ -174,7 +174,7 @@ def _refused_run(broker, daemon_factory, tmp_path: Path, short_clip: Path, mqtt:
     err = d.stderr()
     assert code == 0, err[-3000:]
     assert "Traceback" not in err
-    assert _connections(broker) - before >= 1 or "TLS" in err, broker.log()[-2000:]
+    assert _connections(broker) - before >= 1, broker.log()[-2000:]  # the daemon really reached this broker
     stats = summary(d)
     return err, stats, stats["mqtt"]["connection_attempts"]
 
