@@ -52,6 +52,9 @@ def engine_config(cfg: Config) -> EngineConfig:
         smooth_landmarks=cfg.smoothing.enabled,
         min_detection_score=e.min_detection_score,
         min_presence=e.min_presence,
+        max_poses=e.max_poses,
+        detect_interval=e.detect_interval,
+        id_hold_seconds=e.id_hold_seconds,
         models_dir=Path(e.models_dir) if e.models_dir else None,
     )
 
