@@ -229,12 +229,13 @@ class Daemon:
     def _publish_presence(self, event: presence_sm.PresenceEvent | None) -> None:
         """Publish the retained state (wall-clock `since`) and, for a change, the event."""
         assert self.publisher is not None
-        if event is not None:
+        if event is not None and event.kind != "count":  # `since` is when presence began, not the count
             self._since_wall = time.time()
             log.info("presence: %s (count %d)", event.kind, event.count)
         s = self.presence.state
         state = contract.PresenceState(present=s.present, count=s.count, since=self._since_wall)
-        wire_event = contract.PresenceEvent(event.kind, self._since_wall, event.count) if event else None
+        wire_ts = self._since_wall if event is None or event.kind != "count" else time.time()
+        wire_event = contract.PresenceEvent(event.kind, wire_ts, event.count) if event else None
         self.publisher.publish_presence(state, wire_event)
 
     def _ping_watchdog(self) -> None:
