@@ -16,11 +16,24 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.cli import EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, CommandError
+from edgepose.cli import EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
 from edgepose.commands.common import InputError, add_engine_args, build_engine, engine_config, read_video
 from edgepose.model_files import COMPLEXITIES
 
 STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "total")
+PER_PERSON_STAGES = ("crop", "landmark_invoke", "decode", "smoothing")
+
+
+def tile_frame(rgb: np.ndarray, copies: int) -> np.ndarray:
+    """`copies` copies of a frame in a grid of ceil(sqrt(copies)) columns, black where the grid has no copy."""
+    cols = int(np.ceil(np.sqrt(copies)))
+    rows = int(np.ceil(copies / cols))
+    h, w = rgb.shape[:2]
+    out = np.zeros((rows * h, cols * w, 3), np.uint8)
+    for i in range(copies):
+        r, c = divmod(i, cols)
+        out[r * h:(r + 1) * h, c * w:(c + 1) * w] = rgb
+    return out
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="also run the whole landmark graph, segmentation head included (what dropping it saves)")
     p.add_argument("--rounds", type=int, default=1,
                    help="alternate the configurations N times and report medians (robust on a busy machine)")
+    p.add_argument("--tile", type=int, default=1,
+                   help="put N copies of each frame side by side (N people from a one-person video; with "
+                        "--max-poses N: the cost per person)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -52,7 +68,7 @@ def bench_engine(
     for rgb, ts in zip(frames[: args.warmup], timestamps, strict=False):
         engine.process(rgb, ts)
     per_frame: list[dict[str, float]] = []
-    detector_runs = with_pose = 0
+    detector_runs = with_pose = poses = landmark_runs = 0
     step = timestamps[-1] + (timestamps[1] - timestamps[0] if len(timestamps) > 1 else 33_333_333)
     wall0 = time.perf_counter()
     for rep in range(args.repeat):
@@ -62,6 +78,8 @@ def bench_engine(
             per_frame.append({"tracked": float(not r.detector_ran), **r.timings_ms})
             detector_runs += r.detector_ran
             with_pose += bool(r.poses)
+            poses += len(r.poses)
+            landmark_runs += r.landmark_runs
     wall = time.perf_counter() - wall0
     n = len(per_frame)
     mean = {s: float(np.sum([f.get(s, 0.0) for f in per_frame]) / n) for s in STAGES}
@@ -79,6 +97,12 @@ def bench_engine(
         "frames": n,
         "frames_with_pose": with_pose,
         "detector_runs": detector_runs,
+        "max_poses": engine.max_poses,
+        "poses_per_frame": poses / n,
+        "landmark_runs": landmark_runs,
+        # The landmark stages (crop, invoke, decode, smoothing) per person: what each further person costs.
+        "ms_per_person": float(sum(mean[s] for s in PER_PERSON_STAGES) * n / landmark_runs) if landmark_runs
+        else None,
         "fps": n / wall,
         "mean_ms": mean,
         "p50_total_ms": float(np.percentile([f["total"] for f in per_frame], 50)),
@@ -125,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
         decoded = list(read_video(args.video, args.frames))
     except InputError as e:
         raise CommandError(str(e), EXIT_NOINPUT) from None
-    frames = [f.rgb for f in decoded]
+    if args.tile < 1:
+        raise CommandError(f"--tile must be at least 1, got {args.tile}", EXIT_USAGE)
+    frames = [f.rgb if args.tile == 1 else tile_frame(f.rgb, args.tile) for f in decoded]
     timestamps = [int(f.timestamp_ns or 0) for f in decoded]
     # Configurations run in the same process, interleaved round by round; the last one is "edgepose".
     configs: dict[str, argparse.Namespace] = {}
@@ -179,6 +205,9 @@ def run(args: argparse.Namespace) -> int:
           f"detector runs {e['detector_runs']}  poses {e['frames_with_pose']}/{e['frames']}  "
           f"peak RSS {e['peak_rss_mb']:.0f} MB")  # fmt: skip
     print("  mean ms per frame: " + "  ".join(f"{s} {e['mean_ms'][s]:.2f}" for s in STAGES))
+    if e["ms_per_person"] is not None:
+        print(f"  people: max_poses {e['max_poses']}, {e['poses_per_frame']:.2f} poses per frame, "
+              f"{e['ms_per_person']:.2f} ms per person (crop + landmark invoke + decode + smoothing)")
     ratio = e["tracked_outside_invoke_ratio"]
     if ratio is not None:
         print(f"  tracked frames: everything outside the landmark invoke = {100 * ratio:.1f} % of the invoke time")
