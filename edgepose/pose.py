@@ -9,6 +9,7 @@ one frame (a list of poses, one per person). `Poses` is the same people as array
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,7 +228,7 @@ class Poses:
     def to_poses(self) -> list[Pose]:
         return [self.pose(i) for i in range(len(self))]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Pose]:
         return iter(self.to_poses())
 
     def __getitem__(self, index: int | slice | npt.NDArray[Any]) -> Any:
