@@ -8,6 +8,7 @@ Example::
         if isinstance(msg, Frame) and msg.poses:
             knee = msg.keypoint("left_knee")          # array [x, y, z, visibility, presence], normalised
             print(msg.seq, msg.pixels("left_knee"))  # (x, y) in pixels
+            print(msg.ids)                           # the people's track ids (engine.max_poses > 1)
 
 `subscribe()` returns a `Subscription`: iterate it (blocking) and close it (or use `with`). Messages are
 parsed with the contract of `edgepose.mqtt.contract` (docs/mqtt.md); malformed ones are skipped and logged

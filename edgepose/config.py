@@ -114,6 +114,11 @@ class EngineConfig:
     models_dir: str = _opt("", "Directory with the model files (default: the packaged models)", kind="path")
     min_detection_score: float = _opt(0.5, "Detector score threshold", lo=0.0, hi=1.0)
     min_presence: float = _opt(0.5, "Landmark pose-presence threshold to keep tracking", lo=0.0, hi=1.0)
+    max_poses: int = _opt(1, "People tracked at most (1: the single-person graph, cost unchanged)", lo=1, hi=16)
+    detect_interval: int = _opt(1, "While fewer than max_poses are tracked, look for newcomers every N frames",
+                                lo=1, hi=1000)
+    id_hold_seconds: float = _opt(1.0, "A person lost this long at most keeps their id when found at the same "
+                                  "place", lo=0.0, hi=60.0)
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,39 @@ class PckAccumulator:
         assert self.correct is not None and self.labelled is not None
         n = int(self.labelled.sum())
         return 100.0 * int(self.correct.sum()) / n if n else None
+
+
+# COCO's per-keypoint OKS constants (sigmas) for the 17 COCO keypoints, nose first.
+COCO_SIGMAS = np.array([0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107,
+                        0.107, 0.087, 0.087, 0.089, 0.089])
+MIN_MATCH_OKS = 0.1  # below this a prediction is not that person
+
+
+def keypoint_similarity(gt: npt.NDArray[np.float64], pred_xy: npt.NDArray[np.float64], area: float) -> float:
+    """COCO's object keypoint similarity of one prediction (17, 2) with one labelled person (17, 3) whose box
+    has `area` px² (over the labelled keypoints; 0 when none is labelled)."""
+    mask = gt[:, 2] > 0
+    if not mask.any():
+        return 0.0
+    d2 = ((pred_xy - gt[:, :2]) ** 2).sum(axis=1)
+    k2 = (2 * COCO_SIGMAS) ** 2
+    return float(np.exp(-d2 / (2 * max(area, 1.0) * k2 + np.finfo(float).eps))[mask].mean())
+
+
+def match_people(
+    gts: list[npt.NDArray[np.float64]], areas: list[float], preds: list[npt.NDArray[np.float64]],
+    min_oks: float = MIN_MATCH_OKS,
+) -> list[int | None]:
+    """For each labelled person, the index of the prediction assigned to them (greedy on similarity, best pair
+    first, each prediction used once, as COCO's evaluation matches), or None."""
+    out: list[int | None] = [None] * len(gts)
+    if not gts or not preds:
+        return out
+    sim = np.array([[keypoint_similarity(g, p, a) for p in preds] for g, a in zip(gts, areas, strict=True)])
+    for flat in np.argsort(-sim, axis=None, kind="stable"):
+        gi, pi = divmod(int(flat), len(preds))
+        if sim[gi, pi] < min_oks:
+            break
+        if out[gi] is None and pi not in out:
+            out[gi] = pi
+    return out

@@ -16,11 +16,38 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.cli import EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, CommandError
+from edgepose.cli import EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
 from edgepose.commands.common import InputError, add_engine_args, build_engine, engine_config, read_video
 from edgepose.model_files import COMPLEXITIES
 
 STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "total")
+PER_PERSON_STAGES = ("crop", "landmark_invoke", "decode", "smoothing")
+
+
+TILE_COLUMNS = 3
+LEAD_IN_FRAMES = 3  # frames per newly shown copy before timing (the detector finds one newcomer at a time)
+
+
+def tile_frame(rgb: np.ndarray, copies: int, shown: int | None = None) -> np.ndarray:
+    """`copies` copies of a frame, up to 3 per row, rows a quarter frame apart (BlazePose's detector misses
+    people stacked right above each other); only the first `shown` are drawn, the rest black."""
+    cols = min(copies, TILE_COLUMNS)
+    rows = -(-copies // cols)
+    h, w = rgb.shape[:2]
+    gap = h // 4
+    out = np.zeros((rows * h + (rows - 1) * gap, cols * w, 3), np.uint8)
+    for i in range(copies if shown is None else shown):
+        r, c = divmod(i, cols)
+        out[r * (h + gap):r * (h + gap) + h, c * w:(c + 1) * w] = rgb
+    return out
+
+
+def lead_in(first: np.ndarray, copies: int) -> list[np.ndarray]:
+    """Untimed frames that show the copies one more at a time, so that the tracker has found all of them when
+    timing starts (on the full grid at once the detector finds only some)."""
+    if copies == 1:
+        return []
+    return [tile_frame(first, copies, k) for k in range(1, copies + 1) for _ in range(LEAD_IN_FRAMES)]
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,6 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="also run the whole landmark graph, segmentation head included (what dropping it saves)")
     p.add_argument("--rounds", type=int, default=1,
                    help="alternate the configurations N times and report medians (robust on a busy machine)")
+    p.add_argument("--tile", type=int, default=1,
+                   help="N copies of each frame in a grid (N people from a one-person video, found one by one "
+                        "in untimed lead-in frames; with --max-poses N: the cost per person)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -46,23 +76,32 @@ def peak_rss_mb() -> float:
 
 
 def bench_engine(
-    args: argparse.Namespace, frames: list[np.ndarray], timestamps: list[int], engine: Any = None
+    args: argparse.Namespace, frames: list[np.ndarray], timestamps: list[int], engine: Any = None,
+    lead: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
     engine = engine or build_engine(engine_config(args))
     for rgb, ts in zip(frames[: args.warmup], timestamps, strict=False):
         engine.process(rgb, ts)
     per_frame: list[dict[str, float]] = []
-    detector_runs = with_pose = 0
-    step = timestamps[-1] + (timestamps[1] - timestamps[0] if len(timestamps) > 1 else 33_333_333)
-    wall0 = time.perf_counter()
+    detector_runs = with_pose = poses = landmark_runs = 0
+    lead = lead or []
+    frame_ns = timestamps[1] - timestamps[0] if len(timestamps) > 1 else 33_333_333
+    step = timestamps[-1] + frame_ns * (len(lead) + 1)
+    wall = 0.0
     for rep in range(args.repeat):
         engine.reset()
+        base = (rep + 1) * step
+        for i, rgb in enumerate(lead):  # untimed: the tracker finds the people one by one (--tile)
+            engine.process(rgb, base + (i - len(lead)) * frame_ns)
+        wall0 = time.perf_counter()
         for rgb, ts in zip(frames, timestamps, strict=True):
             r = engine.process(rgb, ts + (rep + 1) * step)  # strictly increasing across repeats
             per_frame.append({"tracked": float(not r.detector_ran), **r.timings_ms})
             detector_runs += r.detector_ran
             with_pose += bool(r.poses)
-    wall = time.perf_counter() - wall0
+            poses += len(r.poses)
+            landmark_runs += r.landmark_runs
+        wall += time.perf_counter() - wall0
     n = len(per_frame)
     mean = {s: float(np.sum([f.get(s, 0.0) for f in per_frame]) / n) for s in STAGES}
     tracked = [f for f in per_frame if f["tracked"]]
@@ -79,6 +118,12 @@ def bench_engine(
         "frames": n,
         "frames_with_pose": with_pose,
         "detector_runs": detector_runs,
+        "max_poses": engine.max_poses,
+        "poses_per_frame": poses / n,
+        "landmark_runs": landmark_runs,
+        # The landmark stages (crop, invoke, decode, smoothing) per person: what each further person costs.
+        "ms_per_person": float(sum(mean[s] for s in PER_PERSON_STAGES) * n / landmark_runs) if landmark_runs
+        else None,
         "fps": n / wall,
         "mean_ms": mean,
         "p50_total_ms": float(np.percentile([f["total"] for f in per_frame], 50)),
@@ -125,7 +170,10 @@ def run(args: argparse.Namespace) -> int:
         decoded = list(read_video(args.video, args.frames))
     except InputError as e:
         raise CommandError(str(e), EXIT_NOINPUT) from None
-    frames = [f.rgb for f in decoded]
+    if args.tile < 1:
+        raise CommandError(f"--tile must be at least 1, got {args.tile}", EXIT_USAGE)
+    frames = [f.rgb if args.tile == 1 else tile_frame(f.rgb, args.tile) for f in decoded]
+    lead = lead_in(decoded[0].rgb, args.tile)
     timestamps = [int(f.timestamp_ns or 0) for f in decoded]
     # Configurations run in the same process, interleaved round by round; the last one is "edgepose".
     configs: dict[str, argparse.Namespace] = {}
@@ -141,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     ref_runs: list[dict[str, Any]] = []
     for _ in range(max(1, args.rounds)):  # interleaved, so that load from elsewhere hits every config alike
         for k, a in configs.items():
-            runs[k].append(bench_engine(a, frames, timestamps, engines[k]))
+            runs[k].append(bench_engine(a, frames, timestamps, engines[k], lead))
         if args.against == "mediapipe":
             ref_runs.append(bench_mediapipe(args, frames))
     main = list(configs)[-1]
@@ -179,6 +227,9 @@ def run(args: argparse.Namespace) -> int:
           f"detector runs {e['detector_runs']}  poses {e['frames_with_pose']}/{e['frames']}  "
           f"peak RSS {e['peak_rss_mb']:.0f} MB")  # fmt: skip
     print("  mean ms per frame: " + "  ".join(f"{s} {e['mean_ms'][s]:.2f}" for s in STAGES))
+    if e["ms_per_person"] is not None:
+        print(f"  people: max_poses {e['max_poses']}, {e['poses_per_frame']:.2f} poses per frame, "
+              f"{e['ms_per_person']:.2f} ms per person (crop + landmark invoke + decode + smoothing)")
     ratio = e["tracked_outside_invoke_ratio"]
     if ratio is not None:
         print(f"  tracked frames: everything outside the landmark invoke = {100 * ratio:.1f} % of the invoke time")

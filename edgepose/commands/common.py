@@ -31,11 +31,17 @@ def add_engine_args(p: argparse.ArgumentParser, *, default_precision: str = "flo
                    help="7 = MediaPipe's graph (default), 9 = the legacy Python wheel")  # fmt: skip
     g.add_argument("--threads", type=int, default=None, help="interpreter threads (default: runtime's choice)")
     g.add_argument("--models-dir", type=Path, default=None, help="models directory (default: see README)")
+    g.add_argument("--max-poses", type=int, default=1, help="track up to N people (default: 1)")
+    g.add_argument("--detect-interval", type=int, default=1,
+                   help="with --max-poses > 1: look for newcomers every N frames (default: 1)")
 
 
 def engine_config(args: argparse.Namespace, *, static: bool = False) -> EngineConfig:
     if args.threads is not None and args.threads < 1:
         raise CommandError(f"--threads must be at least 1, got {args.threads}", EXIT_CONFIG)
+    for flag in ("max_poses", "detect_interval"):
+        if getattr(args, flag, 1) < 1:
+            raise CommandError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}", EXIT_CONFIG)
     return EngineConfig(
         model=args.model,
         precision=args.precision,
@@ -45,6 +51,8 @@ def engine_config(args: argparse.Namespace, *, static: bool = False) -> EngineCo
         heatmap_kernel=args.heatmap_kernel,
         static=static,
         models_dir=args.models_dir,
+        max_poses=getattr(args, "max_poses", 1),
+        detect_interval=getattr(args, "detect_interval", 1),
     )
 
 

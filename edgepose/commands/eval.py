@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_engine_args(p)
     p.add_argument("--alpha", type=float, default=0.2, help="PCK threshold as a fraction of torso size")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--multi-person", action="store_true",
+                   help="score the photos with several people instead (with --max-poses N)")
     p.add_argument("--against", choices=("mediapipe",), default=None,
                    help="also score MediaPipe's legacy Pose on the same images (reference venv)")
     p.set_defaults(func=run)
@@ -107,6 +109,15 @@ def _pct(v: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.multi_person:
+        from edgepose.commands.eval_multi import evaluate_multi, print_report
+
+        multi = evaluate_multi(args)
+        if args.json:
+            print(json.dumps(multi))
+        else:
+            print_report(multi)
+        return EXIT_NOINPUT if multi["failed"] else EXIT_OK
     report = evaluate(args)
     if args.json:
         print(json.dumps(report))

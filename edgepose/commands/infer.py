@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     config = engine_config(args, static=args.static)
     tracker = build_engine(config)
     # Separate photos are never tracked: one static engine serves them, sharing the tracker's models.
-    photo_engine = PoseEngine(tracker.detector, tracker.landmarks, static=True)
+    photo_engine = PoseEngine(tracker.detector, tracker.landmarks, static=True, max_poses=config.max_poses)
     out: IO[str] = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
     failures: list[str] = []
     frames = with_pose = 0

@@ -70,9 +70,10 @@ def _check_real(name: str, value: object, lo: float, hi: float | None) -> None:
 
 @dataclass(frozen=True, slots=True)
 class PresenceEvent:
-    """A state change. count is the number of convincing poses after the change (0 for "leave")."""
+    """A state change: enter, leave, or a change of the count while present ("count"). count is the number of
+    convincing poses after the change (0 for "leave")."""
 
-    kind: Literal["enter", "leave"]
+    kind: Literal["enter", "leave", "count"]
     timestamp_ns: int
     count: int
 
@@ -134,7 +135,9 @@ class PresenceTracker:
         if count:
             self._last_seen_ns = t
             if count != self._state.count:
+                # Several people (engine.max_poses > 1): every change of the count while present is an event.
                 self._state = replace(self._state, count=count)
+                return [PresenceEvent("count", t, count)]
             return []
         if t - self._last_seen_ns >= self._leave_ns:
             self._streak = 0

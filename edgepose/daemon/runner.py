@@ -33,6 +33,7 @@ from edgepose.mqtt.publisher import Publisher
 log = logging.getLogger(__name__)
 
 STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "total")
+PER_PERSON_STAGES = ("crop", "landmark_invoke", "decode", "smoothing")
 
 
 class StartupError(Exception):
@@ -52,8 +53,16 @@ def engine_config(cfg: Config) -> EngineConfig:
         smooth_landmarks=cfg.smoothing.enabled,
         min_detection_score=e.min_detection_score,
         min_presence=e.min_presence,
+        max_poses=e.max_poses,
+        detect_interval=e.detect_interval,
+        id_hold_seconds=e.id_hold_seconds,
         models_dir=Path(e.models_dir) if e.models_dir else None,
     )
+
+
+def person_ms(stage_ms: dict[str, float]) -> float:
+    """The per-person part of a frame's stage times: crop, landmark invoke, decode, smoothing."""
+    return sum(stage_ms.get(k, 0.0) for k in PER_PERSON_STAGES)
 
 
 def smoother(cfg: Config) -> PoseSmoother:
@@ -86,12 +95,14 @@ class LoopStats:
     processed_total: int = 0
     inference_errors: int = 0
     detector_runs: int = 0
+    landmark_runs: int = 0  # one per person per frame
+    poses: int = 0
     stage_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=2048))
     since: float = field(default_factory=time.monotonic)
 
     def reset_interval(self) -> None:
-        self.processed = self.detector_runs = 0
+        self.processed = self.detector_runs = self.landmark_runs = self.poses = 0
         self.stage_ms = dict.fromkeys(STAGES, 0.0)
         self.since = time.monotonic()
 
@@ -202,6 +213,8 @@ class Daemon:
         st.processed += 1
         st.processed_total += 1
         st.detector_runs += result.detector_ran
+        st.landmark_runs += result.landmark_runs
+        st.poses += len(result.poses)
         for k, v in result.timings_ms.items():
             st.stage_ms[k] = st.stage_ms.get(k, 0.0) + v
         self._last_frame_ts, self._last_frame_mono = frame.timestamp_ns, time.monotonic_ns()
@@ -226,12 +239,13 @@ class Daemon:
     def _publish_presence(self, event: presence_sm.PresenceEvent | None) -> None:
         """Publish the retained state (wall-clock `since`) and, for a change, the event."""
         assert self.publisher is not None
-        if event is not None:
+        if event is not None and event.kind != "count":  # `since` is when presence began, not the count
             self._since_wall = time.time()
             log.info("presence: %s (count %d)", event.kind, event.count)
         s = self.presence.state
         state = contract.PresenceState(present=s.present, count=s.count, since=self._since_wall)
-        wire_event = contract.PresenceEvent(event.kind, self._since_wall, event.count) if event else None
+        wire_ts = self._since_wall if event is None or event.kind != "count" else time.time()
+        wire_event = contract.PresenceEvent(event.kind, wire_ts, event.count) if event else None
         self.publisher.publish_presence(state, wire_event)
 
     def _ping_watchdog(self) -> None:
@@ -261,6 +275,9 @@ class Daemon:
             "skipped_frames": cap.skipped,
             "stage_ms": {k: round(v / st.processed, 3) for k, v in st.stage_ms.items()} if st.processed else {},
             "detector_runs_per_min": round(st.detector_runs * 60.0 / elapsed, 2),
+            # Several people (engine.max_poses): mean people per frame, and the landmark stages' cost per person.
+            "people_per_frame": round(st.poses / st.processed, 3) if st.processed else None,
+            "ms_per_person": round(person_ms(st.stage_ms) / st.landmark_runs, 3) if st.landmark_runs else None,
             "inference_errors": st.inference_errors,
             "non_finite_dropped": self.engine.stats.dropped_non_finite,  # poses dropped for NaN/inf output
             "latency_ms": (

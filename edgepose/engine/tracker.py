@@ -1,12 +1,18 @@
-"""The detector-tracker loop of MediaPipe's legacy graph (spec §4).
+"""The detector-tracker loop of MediaPipe's legacy graph (spec §4), for up to `max_poses` people.
 
-The detector runs on the first frame and on the frame after tracking is lost; otherwise the ROI comes from the
-previous frame's smoothed auxiliary points. In static mode the detector runs on every frame and nothing is
-smoothed. Smoothing plugs in through the `Smoother` protocol (edgepose.filters.pose_smoothing.PoseSmoother).
+With one person (the default) this is the legacy graph: the detector runs on the first frame and on the frame
+after tracking is lost; otherwise the ROI comes from the previous frame's smoothed auxiliary points. With several
+(MediaPipe Tasks' `num_poses`, edgepose.engine.tracks) the detector also runs while fewer than `max_poses` are
+tracked, every `detect_interval` frames, and its detections that overlap a tracked person are suppressed; each
+person gets one landmark invoke, their own smoother and a track id. In static mode the detector runs on every
+frame and nothing is smoothed. Smoothing plugs in through the `Smoother` protocol
+(edgepose.filters.pose_smoothing.PoseSmoother).
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +24,7 @@ import numpy.typing as npt
 from edgepose.engine.detector import MIN_SCORE, PoseDetector
 from edgepose.engine.landmarks import DEFAULT_HEATMAP_KERNEL, MIN_PRESENCE, LandmarkModel
 from edgepose.engine.roi import roi_from_points
+from edgepose.engine.tracks import Track, TrackIds, duplicates, suppressed
 from edgepose.inference.backend import create_backend
 from edgepose.inference.pruning import is_mask_output
 from edgepose.model_files import default_models_dir, detector_filename, landmark_model_for, resolve_model
@@ -54,6 +61,12 @@ class EngineConfig:
     # Run the landmark model's segmentation head even when no mask is wanted (only to measure what dropping it
     # saves; edgepose.inference.pruning).
     full_graph: bool = False
+    # Several people (edgepose.engine.tracks): at most this many are tracked; 1 is the legacy graph.
+    max_poses: int = 1
+    # While fewer than max_poses are tracked (and at least one), the detector looks for newcomers every N frames.
+    detect_interval: int = 1
+    # A person lost for at most this long and found again at the same place and size gets their id back.
+    id_hold_seconds: float = 1.0
 
 
 @dataclass(slots=True)
@@ -62,11 +75,13 @@ class EngineStats:
     frames_with_pose: int = 0
     detector_runs: int = 0
     dropped_non_finite: int = 0
+    landmark_runs: int = 0  # landmark invokes (one per person per frame)
+    poses: int = 0  # poses returned, summed over frames
     stage_ms: dict[str, float] = field(default_factory=dict)  # cumulative per stage
 
 
 class PoseEngine:
-    """Single-person BlazePose: `process(frame_rgb, timestamp_ns)` → FramePoses."""
+    """BlazePose for up to `max_poses` people: `process(frame_rgb, timestamp_ns)` → FramePoses."""
 
     def __init__(
         self,
@@ -75,13 +90,28 @@ class PoseEngine:
         *,
         static: bool = False,
         smoother: Smoother | None = None,
+        max_poses: int = 1,
+        detect_interval: int = 1,
+        id_hold_seconds: float = 1.0,
     ) -> None:
+        if isinstance(max_poses, bool) or not isinstance(max_poses, int) or max_poses < 1:
+            raise ValueError(f"max_poses must be an integer >= 1, got {max_poses!r}")
+        if isinstance(detect_interval, bool) or not isinstance(detect_interval, int) or detect_interval < 1:
+            raise ValueError(f"detect_interval must be an integer >= 1, got {detect_interval!r}")
+        if not 0 <= id_hold_seconds < float("inf"):
+            raise ValueError(f"id_hold_seconds must be a finite number >= 0, got {id_hold_seconds!r}")
         self.detector = detector
         self.landmarks = landmarks
         self.static = static
         self.smoother = None if static else smoother
+        self.max_poses = max_poses
+        self.detect_interval = detect_interval
+        # Each further person gets a copy of the smoother as it was before any frame.
+        self._smoother_template = copy.deepcopy(self.smoother)
         self.stats = EngineStats()
-        self._next_roi: Roi | None = None
+        self._tracks: list[Track] = []
+        self._ids = TrackIds(round(id_hold_seconds * 1e9))
+        self._since_detect = 0
         self._synthetic_frame = 0
 
     @classmethod
@@ -106,23 +136,42 @@ class PoseEngine:
 
             # Auxiliary points are smoothed even with landmark smoothing off, as in the legacy graph (§4.1).
             smoother = PoseSmoother(smooth_landmarks=config.smooth_landmarks)
-        return cls(detector, landmarks, static=config.static, smoother=smoother)
+        return cls(detector, landmarks, static=config.static, smoother=smoother, max_poses=config.max_poses,
+                   detect_interval=config.detect_interval, id_hold_seconds=config.id_hold_seconds)
 
     @property
     def backend_name(self) -> str:
         return self.landmarks.backend.name
 
+    @property
+    def tracked_ids(self) -> list[int]:
+        """Ids of the people tracked into the next frame."""
+        return [t.id for t in self._tracks]
+
     def reset(self) -> None:
-        """Forget the tracked ROI (the detector runs on the next frame) and all smoothing state (a new source
-        or a fault; a tracking loss inside one stream uses MediaPipe's partial reset instead)."""
-        self._next_roi = None
+        """Forget the tracked ROIs (the detector runs on the next frame), lost ids and all smoothing state (a new
+        source or a fault; a tracking loss inside one stream uses MediaPipe's partial reset instead)."""
+        self._tracks = []
+        self._ids.reset()
+        self._since_detect = 0
         if self.smoother is not None:
             self.smoother.reset()
 
-    def _lost(self) -> None:
-        self._next_roi = None
-        if self.smoother is not None:
-            self.smoother.reset_on_loss()
+    def _new_smoother(self, returned: Smoother | None) -> Smoother | None:
+        # One person: the one smoother throughout, reset on loss, exactly as the legacy graph (§5.3).
+        if self.smoother is None or self.max_poses == 1:
+            return self.smoother
+        return returned if returned is not None else copy.deepcopy(self._smoother_template)
+
+    @staticmethod
+    def _tracked_xy(tracks: list[Track]) -> npt.NDArray[np.float32]:
+        xy = [t.xy_px for t in tracks if t.xy_px is not None]
+        return np.stack(xy) if xy else np.zeros((0, 33, 2), np.float32)
+
+    def _lose(self, track: Track, timestamp_ns: int, *, reset_smoother: bool = True) -> None:
+        if reset_smoother and track.smoother is not None:
+            track.smoother.reset_on_loss()
+        self._ids.lose(track, track.roi, timestamp_ns)
 
     def process(self, frame_rgb: npt.NDArray[np.uint8], timestamp_ns: int | None = None) -> FramePoses:
         """Run one frame (uint8 RGB, H×W×3). Timestamps drive smoothing; None uses the synthetic 30 fps clock."""
@@ -138,47 +187,97 @@ class PoseEngine:
         t_start = time.perf_counter()
         result = FramePoses(width, height, [], timestamp_ns, False, timings)
 
-        roi = None if self.static else self._next_roi
-        if roi is None:
+        tracks = [] if self.static else self._tracks
+        self._tracks = []
+        # Candidates of this frame: (track, ROI); track None = a new detection.
+        candidates: list[tuple[Track | None, Roi]] = [(t, t.roi) for t in tracks]
+        self._since_detect += 1
+        if not tracks or (len(tracks) < self.max_poses and self._since_detect >= self.detect_interval):
             t0 = time.perf_counter()
             detections = self.detector.detect(frame_rgb)
             timings["detector"] = (time.perf_counter() - t0) * 1e3
             stats.detector_runs += 1
             result.detector_ran = True
-            if len(detections) == 0:
-                return self._finish(result, t_start)
-            roi = roi_from_points(detections.keypoints[0, 0], detections.keypoints[0, 1], width, height)
-        if not roi.is_finite():
-            stats.dropped_non_finite += 1
-            self._lost()
-            return self._finish(result, t_start)
+            self._since_detect = 0
+            # One person: only the best detection, as the legacy graph (a non-finite one means no pose).
+            considered = 1 if self.max_poses == 1 else len(detections)
+            new = [roi_from_points(detections.keypoints[i, 0], detections.keypoints[i, 1], width, height)
+                   for i in range(min(considered, len(detections)))]
+            finite = [r for r in new if r.is_finite()]
+            stats.dropped_non_finite += len(new) - len(finite)
+            if len(finite) < len(new) and not tracks and self.max_poses == 1 and self.smoother is not None:
+                self.smoother.reset_on_loss()  # as the legacy graph on a non-finite ROI
+            size = np.array([width, height, width, height], np.float32)
+            ok = np.array([r.is_finite() for r in new], bool)
+            keep = ok & ~suppressed(detections.boxes[: len(new)] * size, self._tracked_xy(tracks))
+            room = self.max_poses - len(tracks)
+            candidates += [(None, r) for r, k in zip(new, keep, strict=True) if k][:room]
 
+        for track, roi in candidates:
+            self._run_person(frame_rgb, track, roi, result, timestamp_ns)
+
+        if len(self._tracks) > 1:
+            # Two tracks that converged on one person: the younger (later in the list) is dropped.
+            sides = np.array([float(t.roi.width) * width for t in self._tracks], np.float32)
+            drop = duplicates(self._tracked_xy(self._tracks), sides)
+            if drop.any():
+                gone = {t.id for t, d in zip(self._tracks, drop, strict=True) if d}
+                for t in self._tracks:
+                    if t.id in gone:
+                        self._lose(t, timestamp_ns)
+                self._tracks = [t for t in self._tracks if t.id not in gone]
+                result.poses = [p for p in result.poses if p.id not in gone]
+        if self.static:
+            self._tracks = []
+        result.poses.sort(key=lambda p: p.id)
+        stats.frames_with_pose += bool(result.poses)
+        stats.poses += len(result.poses)
+        return self._finish(result, t_start)
+
+    def _run_person(
+        self, frame_rgb: npt.NDArray[np.uint8], track: Track | None, roi: Roi, result: FramePoses,
+        timestamp_ns: int,
+    ) -> None:
+        """One landmark invoke for one person; appends the pose and, in video mode, the track for the next frame."""
+        width, height, timings, stats = result.width, result.height, result.timings_ms, self.stats
         t0 = time.perf_counter()
         tensor, letterbox = self.landmarks.input_tensor(frame_rgb, roi)
         t1 = time.perf_counter()
         outcome = self.landmarks.run_tensor(tensor, letterbox, roi, width, height)
         t2 = time.perf_counter()
-        timings["crop"] = (t1 - t0) * 1e3
-        timings["landmark_invoke"] = self.landmarks.last_invoke_ms
-        timings["decode"] = (t2 - t1) * 1e3 - self.landmarks.last_invoke_ms
+        invoke = self.landmarks.last_invoke_ms
+        timings["crop"] = timings.get("crop", 0.0) + (t1 - t0) * 1e3
+        timings["landmark_invoke"] = timings.get("landmark_invoke", 0.0) + invoke
+        timings["decode"] = timings.get("decode", 0.0) + (t2 - t1) * 1e3 - invoke
+        stats.landmark_runs += 1
+        result.landmark_runs += 1
         pose = outcome.pose
         if pose is None:
             # A confident pose with non-finite values, or a non-finite presence score (NaN model output).
             if outcome.presence > self.landmarks.min_presence or not np.isfinite(outcome.presence):
                 stats.dropped_non_finite += 1
-            self._lost()
-            return self._finish(result, t_start)
-
-        if self.smoother is not None:
+            if track is not None:
+                self._lose(track, timestamp_ns)
+            elif self.smoother is not None and self.max_poses == 1:
+                self.smoother.reset_on_loss()  # the legacy graph's reset (already reset: a no-op, kept for parity)
+            return
+        if self.static:
+            result.poses.append(dataclasses.replace(pose, id=len(result.poses)))
+            return
+        if track is None:
+            track_id, returned = self._ids.assign(roi, timestamp_ns)
+            track = Track(track_id, roi, self._new_smoother(returned))
+        if track.smoother is not None:
             t0 = time.perf_counter()
-            pose = self.smoother.smooth(pose, width, height, timestamp_ns)
-            timings["smoothing"] = (time.perf_counter() - t0) * 1e3
-        if not self.static:
-            nxt = roi_from_points(pose.aux[0, :2], pose.aux[1, :2], width, height)
-            self._next_roi = nxt if nxt.is_finite() else None
-        result.poses.append(pose)
-        stats.frames_with_pose += 1
-        return self._finish(result, t_start)
+            pose = track.smoother.smooth(pose, width, height, timestamp_ns)
+            timings["smoothing"] = timings.get("smoothing", 0.0) + (time.perf_counter() - t0) * 1e3
+        result.poses.append(dataclasses.replace(pose, id=track.id))
+        nxt = roi_from_points(pose.aux[0, :2], pose.aux[1, :2], width, height)
+        if nxt.is_finite():
+            self._tracks.append(Track(track.id, nxt, track.smoother, pose.xy_pixels(width, height)))
+        else:
+            # The legacy graph drops the ROI without resetting the filters; the id can come back.
+            self._lose(Track(track.id, roi, track.smoother), timestamp_ns, reset_smoother=False)
 
     def _finish(self, result: FramePoses, t_start: float) -> FramePoses:
         result.timings_ms["total"] = (time.perf_counter() - t_start) * 1e3

@@ -41,7 +41,8 @@ MAX_PAYLOAD_BYTES = 1 << 20
 _DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PREFIX_LEVEL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
-EventType = Literal["enter", "leave"]
+EventType = Literal["enter", "leave", "count"]
+EVENT_TYPES = ("enter", "leave", "count")
 
 
 def validate_device_id(device_id: str) -> str:
@@ -128,7 +129,8 @@ class PresenceState:
 
 @dataclass(frozen=True)
 class PresenceEvent:
-    """A change of presence: `type` enter/leave, `ts` wall-clock seconds, `count` people after the change."""
+    """A change of presence: `type` enter/leave, or count (the number of people changed while present); `ts`
+    wall-clock seconds, `count` people after the change."""
 
     type: EventType
     ts: float
@@ -149,6 +151,15 @@ class PoseFrame:
     width: int
     height: int
     poses: list[Pose] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[int | None]:
+        """The track id of each pose (stable while the person is tracked; None from a daemon without ids)."""
+        return [p.id for p in self.poses]
+
+    def by_id(self, track_id: int) -> Pose | None:
+        """The pose of the person with track id `track_id`, or None if not in this frame."""
+        return next((p for p in self.poses if p.id == track_id), None)
 
     def keypoint(self, name: str, person: int = 0) -> npt.NDArray[np.float32]:
         """[x, y, z, visibility, presence] of keypoint `name` of pose `person`."""
@@ -197,8 +208,8 @@ def presence_payload(state: PresenceState) -> bytes:
 
 
 def event_payload(event: PresenceEvent) -> bytes:
-    if event.type not in ("enter", "leave"):
-        raise ValueError(f"event type must be 'enter' or 'leave', got {event.type!r}")
+    if event.type not in EVENT_TYPES:
+        raise ValueError(f"event type must be one of {', '.join(EVENT_TYPES)}, got {event.type!r}")
     return _dumps(event.to_dict())
 
 
@@ -306,8 +317,8 @@ def parse_presence(payload: bytes | str) -> PresenceState:
 def parse_event(payload: bytes | str) -> PresenceEvent:
     obj = _load(payload, "event")
     etype = _field(obj, "type", str, "event")
-    if etype not in ("enter", "leave"):
-        raise ValueError(f"event field 'type' must be 'enter' or 'leave', got {etype!r}")
+    if etype not in EVENT_TYPES:
+        raise ValueError(f"event field 'type' must be one of {', '.join(EVENT_TYPES)}, got {etype!r}")
     count = _field(obj, "count", int, "event")
     if count < 0:
         raise ValueError("event field 'count' is negative")

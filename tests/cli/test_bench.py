@@ -61,3 +61,16 @@ def test_against_mediapipe_reports_like_for_like_ratios(shared_data: Path) -> No
     assert report["mediapipe"]["frames"] == 6 and report["mediapipe"]["frames_with_pose"] == 6
     for key in ("fps_ratio_vs_mediapipe", "full_graph_fps_ratio_vs_mediapipe"):
         assert math.isfinite(report[key]) and report[key] > 0, key
+
+
+def test_tiled_people_are_all_tracked_and_cost_is_per_person(shared_data: Path) -> None:
+    video = shared_data / "videos" / "fitness_squats_tfjs.mp4"
+    if not video.is_file():
+        pytest.skip(f"{video} not found")
+    r = bench(video, "--model", "lite", "--precision", "int8", "--threads", "1", "--frames", "4", "--warmup", "0",
+              "--tile", "4", "--max-poses", "4", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    run = json.loads(r.stdout)["edgepose"]
+    # The lead-in found the four copies one by one: every timed frame has four people and no detector run.
+    assert (run["max_poses"], run["poses_per_frame"], run["landmark_runs"], run["detector_runs"]) == (4, 4.0, 16, 0)
+    assert run["ms_per_person"] > 0

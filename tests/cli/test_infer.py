@@ -91,3 +91,13 @@ def test_corrupt_model_file_is_named(tmp_path: Path) -> None:
     assert proc.returncode == 66
     assert "pose_landmark_lite.tflite has sha256" in proc.stderr and "edgepose models fetch" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_max_poses_lines_carry_track_ids(shared_data: Path) -> None:
+    proc = infer(shared_data / "videos/two_people_hug.mp4", "--model", "lite", "--max-frames", "4", "--max-poses", "2")
+    assert proc.returncode == 0, proc.stderr
+    frames = records(proc.stdout)[:-1]
+    assert [[p["id"] for p in f["poses"]] for f in frames] == [[0], [0], [0, 1], [0, 1]]
+    bad = infer(shared_data / "videos/two_people_hug.mp4", "--max-poses", "0")
+    assert bad.returncode == 78
+    assert bad.stderr.strip().splitlines()[-1].endswith("--max-poses must be at least 1, got 0")

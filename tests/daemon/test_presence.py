@@ -105,6 +105,17 @@ def test_count_and_since() -> None:
     assert tracker.state.count == 2
 
 
+def test_every_change_of_count_while_present_is_an_event() -> None:
+    tracker = PresenceTracker()
+    events = feed(tracker, [[PERSON]] * 3 + [[PERSON, PERSON]] * 2 + [[PERSON] * 3] + [[PERSON]] + [[PERSON]])
+    assert [(e.kind, e.count) for e in events] == [("enter", 1), ("count", 2), ("count", 3), ("count", 1)]
+    assert events[1].timestamp_ns == T0 + 3 * FRAME_NS
+    # Frames without anyone are not a count of 0: the last one leaving is the "leave" after leave_seconds.
+    t = T0 + 8 * FRAME_NS
+    assert tracker.update([], t) == [] and tracker.state.count == 1
+    assert [e.kind for e in tracker.update([], t + 2_000_000_000)] == ["leave"]
+
+
 def test_non_convincing_poses_are_ignored() -> None:
     furniture = [make_pose(score=0.3), make_pose(visible=(L_SHOULDER,)), make_pose(visible=(), other_vis=0.2)]
     tracker = PresenceTracker()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -61,6 +62,30 @@ def test_pose_payload_round_trip() -> None:
         assert b.score == pytest.approx(a.score, abs=1e-5)
 
 
+def test_pose_ids_are_published_and_parsed() -> None:
+    poses = [dataclasses.replace(make_pose(0), id=4), dataclasses.replace(make_pose(1), id=9)]
+    payload = contract.pose_payload(FramePoses(640, 480, poses), seq=1, capture_ts=1.0, publish_ts=1.0)
+    obj = json.loads(payload)
+    assert obj["v"] == 1 and [p["id"] for p in obj["poses"]] == [4, 9]
+    frame = contract.parse_pose(payload)
+    assert frame.ids == [4, 9] and frame.by_id(9) is frame.poses[1] and frame.by_id(5) is None
+    # A payload without ids (an older daemon) parses, with unknown ids.
+    for p in obj["poses"]:
+        del p["id"]
+    assert contract.parse_pose(json.dumps(obj)).ids == [None, None]
+    for bad in (-1, 1.5, True, "3"):
+        obj["poses"][0]["id"] = bad
+        with pytest.raises(ValueError, match=r"poses\[0\]: pose id must be an integer >= 0"):
+            contract.parse_pose(json.dumps(obj))
+
+
+def test_count_event_round_trip() -> None:
+    event = contract.PresenceEvent("count", 1700000000.5, 3)
+    assert contract.parse_event(contract.event_payload(event)) == event
+    with pytest.raises(ValueError, match="must be one of enter, leave, count"):
+        contract.parse_event(b'{"v": 1, "type": "exit", "ts": 1.0, "count": 0}')
+
+
 def test_non_finite_poses_are_not_published() -> None:
     bad = make_pose(2)
     bad.keypoints[3, 0] = np.nan
@@ -89,7 +114,7 @@ def test_presence_event_stats_status_round_trip() -> None:
         (contract.parse_presence, b'{"v": 2, "present": true, "count": 1, "since": null}', "version 2"),
         (contract.parse_presence, b'{"v": 1, "present": 1, "count": 1, "since": null}', "'present'"),
         (contract.parse_presence, b'{"v": 1, "present": true, "count": -1, "since": 0}', "negative"),
-        (contract.parse_event, b'{"v": 1, "type": "jump", "ts": 1, "count": 0}', "'enter' or 'leave'"),
+        (contract.parse_event, b'{"v": 1, "type": "jump", "ts": 1, "count": 0}', "enter, leave, count"),
         (contract.parse_event, b'{"v": 1, "type": "enter", "count": 0}', "lacks 'ts'"),
         (contract.parse_event, b'{"v": 1, "type": "enter", "ts": true, "count": 0}', "wrong type bool"),
         (contract.parse_pose, b'{"v": 1, "seq": 1, "ts": 0, "pub_ts": 0, "width": 1, "height": 1}', "'poses'"),
