@@ -491,7 +491,7 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
     return cfg.replace(device=device, mqtt=mqtt, live_view=_resolve_live_view(cfg.live_view))
 
 
-# The shortest live view token accepted: 16 characters of `openssl rand -hex 16` are 64 bits.
+# The shortest live view token accepted: 16 hex characters are 64 bits (`openssl rand -hex 16` gives 32).
 MIN_TOKEN_CHARS = 16
 
 
