@@ -1,0 +1,138 @@
+"""Daemon fps with the live view off and with one viewer, paired and interleaved (docs/benchmarks.md, "Live
+view"). Not a test: a benchmark whose figures are ratios within one run.
+
+    python tools/live_view_bench.py --rounds 5 --seconds 20 [--baseline-commit REV]
+
+Per round (the order rotates from round to round), `edgepose run` processes the looped dance video as fast as
+it can (`pace = "fast"`, the default int8 lite engine) for `--seconds`, publishing to a Mosquitto started here:
+
+- base: the code of `--baseline-commit` (default: the merge base with main, i.e. before the live view),
+  exported with `git archive` into a temporary directory, live view absent;
+- off:  this checkout, `[live_view] enabled = false`;
+- view: this checkout, live view on, one client reading the MJPEG stream the whole time.
+
+fps = `processed_fps` of `--summary` (frames over the last stats interval: from 5 s after start to the end,
+so model loading and warm-up are left out). Prints per-round fps and the median of the per-round ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VIDEO = REPO.parent / "shared/data/videos/dance_tfjs_pose_1.mp4"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def config(path: Path, broker: int, live_port: int | None) -> Path:
+    text = (f'[source]\nuri = "{VIDEO}"\npace = "fast"\nloop = true\n'
+            f'[engine]\nmodels_dir = "{REPO / "models"}"\n'
+            f'[mqtt]\nhost = "127.0.0.1"\nport = {broker}\n[stats]\ninterval_seconds = 3600.0\n')
+    if live_port is not None:
+        text += f"[live_view]\nenabled = true\nport = {live_port}\n"
+    path.write_text(text)
+    return path
+
+
+def viewer(port: int, stop: threading.Event, counts: list[int]) -> None:
+    """Read the MJPEG stream until `stop`, counting the parts (reconnects while the daemon is starting)."""
+    while not stop.is_set():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/stream.mjpg", timeout=5) as r:
+                while not stop.is_set():
+                    line = r.readline()
+                    if not line:
+                        break
+                    if line.startswith(b"--edgepose-frame"):
+                        counts[0] += 1
+        except OSError:
+            time.sleep(0.2)
+
+
+def run_once(variant: str, code_dir: Path, work: Path, broker: int, seconds: float) -> tuple[float, int]:
+    live_port = free_port() if variant == "view" else None
+    cfg = config(work / f"{variant}.toml", broker, live_port)
+    env = {**os.environ, "PYTHONPATH": str(code_dir), "EDGEPOSE_DEVICE_ID": f"bench_{variant}"}
+    stop, counts = threading.Event(), [0]
+    t = None
+    if live_port is not None:
+        t = threading.Thread(target=viewer, args=(live_port, stop, counts), daemon=True)
+        t.start()
+    out = subprocess.run([sys.executable, "-m", "edgepose", "run", "--config", str(cfg), "--duration",
+                          str(seconds), "--summary"], cwd=code_dir, env=env, capture_output=True, text=True,
+                         timeout=seconds + 120)
+    stop.set()
+    if t is not None:
+        t.join(6)
+    if out.returncode != 0:
+        raise SystemExit(f"{variant}: exit {out.returncode}\n{out.stderr[-2000:]}")
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["processed_fps"]), counts[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--baseline-commit", default="", help="default: git merge-base HEAD main")
+    args = ap.parse_args()
+    rev = args.baseline_commit or subprocess.run(["git", "merge-base", "HEAD", "main"], cwd=REPO,
+                                                 capture_output=True, text=True, check=True).stdout.strip()
+    with tempfile.TemporaryDirectory(prefix="edgepose-bench-") as tmp:
+        work = Path(tmp)
+        base = work / "base"
+        base.mkdir()
+        archive = subprocess.run(["git", "archive", rev, "edgepose"], cwd=REPO, capture_output=True, check=True)
+        (work / "base.tar").write_bytes(archive.stdout)
+        with tarfile.open(work / "base.tar") as tar:
+            tar.extractall(base, filter="data")
+        broker_port = free_port()
+        broker = subprocess.Popen(["mosquitto", "-p", str(broker_port)], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        variants = {"base": base, "off": REPO, "view": REPO}
+        names = list(variants)
+        rows: list[dict[str, float]] = []
+        try:
+            for i in range(args.rounds):
+                order = names[i % 3:] + names[:i % 3]
+                row: dict[str, float] = {}
+                for name in order:
+                    fps, parts = run_once(name, variants[name], work, broker_port, args.seconds)
+                    row[name] = fps
+                    if name == "view":
+                        row["frames_sent"] = parts
+                rows.append(row)
+                print(f"round {i + 1} ({' '.join(order)}): " + "  ".join(f"{k} {v:g}" for k, v in row.items()),
+                      flush=True)
+        finally:
+            broker.terminate()
+            broker.wait(5)
+    off_base = [r["off"] / r["base"] for r in rows]
+    view_off = [r["view"] / r["off"] for r in rows]
+    print(f"baseline commit {rev[:10]}, {args.rounds} rounds of {args.seconds:g} s")
+    print(f"off / base:  median {statistics.median(off_base):.3f}  (min {min(off_base):.3f}, max {max(off_base):.3f})")
+    print(f"view / off:  median {statistics.median(view_off):.3f}  (min {min(view_off):.3f}, max {max(view_off):.3f})")
+    print(f"median fps: base {statistics.median(r['base'] for r in rows):.2f}, off "
+          f"{statistics.median(r['off'] for r in rows):.2f}, view {statistics.median(r['view'] for r in rows):.2f}; "
+          f"viewer received median {statistics.median(r['frames_sent'] for r in rows):g} frames per run")
+
+
+if __name__ == "__main__":
+    main()
