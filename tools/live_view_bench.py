@@ -1,15 +1,15 @@
 """Daemon fps with the live view off and with one viewer, paired and interleaved (docs/benchmarks.md, "Live
 view"). Not a test: a benchmark whose figures are ratios within one run.
 
-    python tools/live_view_bench.py --rounds 5 --seconds 20 [--baseline-commit REV]
+    python tools/live_view_bench.py --rounds 7 --seconds 20 [--threads 2] [--baseline-commit REV]
 
 Per round (the order rotates from round to round), `edgepose run` processes the looped dance video as fast as
-it can (`pace = "fast"`, the default int8 lite engine) for `--seconds`, publishing to a Mosquitto started here:
+it can (`pace = "fast"`, the default int8 lite engine with `--threads`) for `--seconds`, publishing to a Mosquitto started here:
 
 - base: the code of `--baseline-commit` (default: the merge base with main, i.e. before the live view),
   exported with `git archive` into a temporary directory, live view absent;
-- off:  this checkout, `[live_view] enabled = false`;
-- view: this checkout, live view on, one client reading the MJPEG stream the whole time.
+- off:  the code of HEAD (exported the same way; uncommitted changes are not measured), live view off;
+- view: the code of HEAD, live view on, one client reading the MJPEG stream the whole time.
 
 fps = `processed_fps` of `--summary` (frames over the last stats interval: from 5 s after start to the end,
 so model loading and warm-up are left out). Prints per-round fps and the median of the per-round ratios.
@@ -41,9 +41,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def config(path: Path, broker: int, live_port: int | None) -> Path:
+def config(path: Path, broker: int, live_port: int | None, threads: int) -> Path:
     text = (f'[source]\nuri = "{VIDEO}"\npace = "fast"\nloop = true\n'
-            f'[engine]\nmodels_dir = "{REPO / "models"}"\n'
+            f'[engine]\nmodels_dir = "{REPO / "models"}"\nthreads = {threads}\n'
             f'[mqtt]\nhost = "127.0.0.1"\nport = {broker}\n[stats]\ninterval_seconds = 3600.0\n')
     if live_port is not None:
         text += f"[live_view]\nenabled = true\nport = {live_port}\n"
@@ -66,9 +66,10 @@ def viewer(port: int, stop: threading.Event, counts: list[int]) -> None:
             time.sleep(0.2)
 
 
-def run_once(variant: str, code_dir: Path, work: Path, broker: int, seconds: float) -> tuple[float, int]:
+def run_once(variant: str, code_dir: Path, work: Path, broker: int, seconds: float,
+             threads: int) -> tuple[float, int]:
     live_port = free_port() if variant == "view" else None
-    cfg = config(work / f"{variant}.toml", broker, live_port)
+    cfg = config(work / f"{variant}.toml", broker, live_port, threads)
     env = {**os.environ, "PYTHONPATH": str(code_dir), "EDGEPOSE_DEVICE_ID": f"bench_{variant}"}
     stop, counts = threading.Event(), [0]
     t = None
@@ -86,27 +87,34 @@ def run_once(variant: str, code_dir: Path, work: Path, broker: int, seconds: flo
     return float(json.loads(out.stdout.strip().splitlines()[-1])["processed_fps"]), counts[0]
 
 
+def export(rev: str, dest: Path) -> Path:
+    """The `edgepose` package of commit `rev` in `dest` (both sides run the same way: from an export)."""
+    dest.mkdir()
+    archive = subprocess.run(["git", "archive", rev, "edgepose"], cwd=REPO, capture_output=True, check=True)
+    tar_path = dest.with_suffix(".tar")
+    tar_path.write_bytes(archive.stdout)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--threads", type=int, default=2, help="engine.threads (default 2: this machine's cores)")
     ap.add_argument("--baseline-commit", default="", help="default: git merge-base HEAD main")
     args = ap.parse_args()
     rev = args.baseline_commit or subprocess.run(["git", "merge-base", "HEAD", "main"], cwd=REPO,
                                                  capture_output=True, text=True, check=True).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="edgepose-bench-") as tmp:
         work = Path(tmp)
-        base = work / "base"
-        base.mkdir()
-        archive = subprocess.run(["git", "archive", rev, "edgepose"], cwd=REPO, capture_output=True, check=True)
-        (work / "base.tar").write_bytes(archive.stdout)
-        with tarfile.open(work / "base.tar") as tar:
-            tar.extractall(base, filter="data")
+        base, head = export(rev, work / "base"), export("HEAD", work / "head")
         broker_port = free_port()
         broker = subprocess.Popen(["mosquitto", "-p", str(broker_port)], stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         time.sleep(0.5)
-        variants = {"base": base, "off": REPO, "view": REPO}
+        variants = {"base": base, "off": head, "view": head}
         names = list(variants)
         rows: list[dict[str, float]] = []
         try:
@@ -114,7 +122,8 @@ def main() -> None:
                 order = names[i % 3:] + names[:i % 3]
                 row: dict[str, float] = {}
                 for name in order:
-                    fps, parts = run_once(name, variants[name], work, broker_port, args.seconds)
+                    fps, parts = run_once(name, variants[name], work, broker_port, args.seconds,
+                                           args.threads)
                     row[name] = fps
                     if name == "view":
                         row["frames_sent"] = parts
@@ -126,7 +135,8 @@ def main() -> None:
             broker.wait(5)
     off_base = [r["off"] / r["base"] for r in rows]
     view_off = [r["view"] / r["off"] for r in rows]
-    print(f"baseline commit {rev[:10]}, {args.rounds} rounds of {args.seconds:g} s")
+    print(f"baseline commit {rev[:10]} vs HEAD, {args.rounds} rounds of {args.seconds:g} s, "
+          f"engine.threads {args.threads}")
     print(f"off / base:  median {statistics.median(off_base):.3f}  (min {min(off_base):.3f}, max {max(off_base):.3f})")
     print(f"view / off:  median {statistics.median(view_off):.3f}  (min {min(view_off):.3f}, max {max(view_off):.3f})")
     print(f"median fps: base {statistics.median(r['base'] for r in rows):.2f}, off "
