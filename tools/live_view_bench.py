@@ -4,7 +4,8 @@ view"). Not a test: a benchmark whose figures are ratios within one run.
     python tools/live_view_bench.py --rounds 7 --seconds 20 [--threads 2] [--baseline-commit REV]
 
 Per round (the order rotates from round to round), `edgepose run` processes the looped dance video as fast as
-it can (`pace = "fast"`, the default int8 lite engine with `--threads`) for `--seconds`, publishing to a Mosquitto started here:
+it can (`pace = "fast"`, the default int8 lite engine with `--threads`) for `--seconds`, publishing to a
+Mosquitto started here:
 
 - base: the code of `--baseline-commit` (default: the merge base with main, i.e. before the live view),
   exported with `git archive` into a temporary directory, live view absent;
