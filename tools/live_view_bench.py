@@ -13,7 +13,9 @@ Mosquitto started here:
 - view: the code of HEAD, live view on, one client reading the MJPEG stream the whole time.
 
 fps = `processed_fps` of `--summary` (frames over the last stats interval: from 5 s after start to the end,
-so model loading and warm-up are left out). Prints per-round fps and the median of the per-round ratios.
+so model loading and warm-up are left out); frames per CPU-second = all processed frames over the daemon
+process's user + system CPU time (less sensitive than fps to other load on the machine). Prints both per
+round and the median (min, max) of the per-round ratios.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -68,7 +71,8 @@ def viewer(port: int, stop: threading.Event, counts: list[int]) -> None:
 
 
 def run_once(variant: str, code_dir: Path, work: Path, broker: int, seconds: float,
-             threads: int) -> tuple[float, int]:
+             threads: int) -> tuple[float, float, int]:
+    """(processed fps, frames per CPU-second of the daemon process, MJPEG parts the viewer received)."""
     live_port = free_port() if variant == "view" else None
     cfg = config(work / f"{variant}.toml", broker, live_port, threads)
     env = {**os.environ, "PYTHONPATH": str(code_dir), "EDGEPOSE_DEVICE_ID": f"bench_{variant}"}
@@ -77,15 +81,20 @@ def run_once(variant: str, code_dir: Path, work: Path, broker: int, seconds: flo
     if live_port is not None:
         t = threading.Thread(target=viewer, args=(live_port, stop, counts), daemon=True)
         t.start()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, "-m", "edgepose", "run", "--config", str(cfg), "--duration",
                           str(seconds), "--summary"], cwd=code_dir, env=env, capture_output=True, text=True,
                          timeout=seconds + 120)
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     stop.set()
     if t is not None:
         t.join(6)
     if out.returncode != 0:
         raise SystemExit(f"{variant}: exit {out.returncode}\n{out.stderr[-2000:]}")
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["processed_fps"]), counts[0]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    frames = summary["mqtt"]["frames_published"] + summary["mqtt"]["frames_dropped"]
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return float(summary["processed_fps"]), frames / cpu, counts[0]
 
 
 def export(rev: str, dest: Path) -> Path:
@@ -123,9 +132,9 @@ def main() -> None:
                 order = names[i % 3:] + names[:i % 3]
                 row: dict[str, float] = {}
                 for name in order:
-                    fps, parts = run_once(name, variants[name], work, broker_port, args.seconds,
-                                           args.threads)
-                    row[name] = fps
+                    fps, per_cpu, parts = run_once(name, variants[name], work, broker_port, args.seconds,
+                                                   args.threads)
+                    row[name], row[f"{name}_per_cpu_s"] = fps, round(per_cpu, 2)
                     if name == "view":
                         row["frames_sent"] = parts
                 rows.append(row)
@@ -134,12 +143,13 @@ def main() -> None:
         finally:
             broker.terminate()
             broker.wait(5)
-    off_base = [r["off"] / r["base"] for r in rows]
-    view_off = [r["view"] / r["off"] for r in rows]
     print(f"baseline commit {rev[:10]} vs HEAD, {args.rounds} rounds of {args.seconds:g} s, "
           f"engine.threads {args.threads}")
-    print(f"off / base:  median {statistics.median(off_base):.3f}  (min {min(off_base):.3f}, max {max(off_base):.3f})")
-    print(f"view / off:  median {statistics.median(view_off):.3f}  (min {min(view_off):.3f}, max {max(view_off):.3f})")
+    for label, suffix in (("fps", ""), ("frames per CPU-second", "_per_cpu_s")):
+        for a, b in (("off", "base"), ("view", "off")):
+            ratios = [r[a + suffix] / r[b + suffix] for r in rows]
+            print(f"{label:>22} {a} / {b}: median {statistics.median(ratios):.3f} "
+                  f"(min {min(ratios):.3f}, max {max(ratios):.3f})")
     print(f"median fps: base {statistics.median(r['base'] for r in rows):.2f}, off "
           f"{statistics.median(r['off'] for r in rows):.2f}, view {statistics.median(r['view'] for r in rows):.2f}; "
           f"viewer received median {statistics.median(r['frames_sent'] for r in rows):g} frames per run")
