@@ -15,7 +15,7 @@ Mosquitto started here:
 fps = `processed_fps` of `--summary` (frames over the last stats interval: from 5 s after start to the end,
 so model loading and warm-up are left out); frames per CPU-second = all processed frames over the daemon
 process's user + system CPU time (less sensitive than fps to other load on the machine). Prints both per
-round and the median (min, max) of the per-round ratios.
+round and the median (min, max) of the per-round ratios; last, the CPU cost of drawing and encoding one frame.
 """
 
 from __future__ import annotations
@@ -108,6 +108,24 @@ def export(rev: str, dest: Path) -> Path:
     return dest
 
 
+def encode_cost(repeats: int = 200) -> float:
+    """Median CPU milliseconds of drawing and encoding one live view frame (frame 12 of the dance video, the
+    engine's pose, quality 70), measured in this process with time.process_time."""
+    from edgepose.commands.common import read_video
+    from edgepose.engine.tracker import EngineConfig, PoseEngine
+    from edgepose.live_view.overlay import render_jpeg
+
+    engine = PoseEngine.from_config(EngineConfig(model="lite", threads=1, models_dir=REPO / "models"))
+    for f in read_video(VIDEO, max_frames=12):
+        result = engine.process(f.rgb, f.timestamp_ns)
+    times = []
+    for _ in range(repeats):
+        t = time.process_time()
+        render_jpeg(f.rgb, result.poses, quality=70, fps=9.5)
+        times.append(time.process_time() - t)
+    return statistics.median(times) * 1e3
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
@@ -153,6 +171,9 @@ def main() -> None:
     print(f"median fps: base {statistics.median(r['base'] for r in rows):.2f}, off "
           f"{statistics.median(r['off'] for r in rows):.2f}, view {statistics.median(r['view'] for r in rows):.2f}; "
           f"viewer received median {statistics.median(r['frames_sent'] for r in rows):g} frames per run")
+    ms = encode_cost()
+    print(f"drawing + encoding one frame: median {ms:.2f} CPU ms (200 frames); at max_fps 5: {5 * ms:.1f} CPU ms "
+          "per second")
 
 
 if __name__ == "__main__":
