@@ -83,6 +83,7 @@ def _text(img: U8, text: str, org: tuple[int, int], font: float, rgb: tuple[int,
     """Text on a dark box, readable on any background."""
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, 1)
     x, y = org
+    x = max(0, min(x, img.shape[1] - tw - 4))  # keep labels of poses near the right edge readable
     y = max(y, th + 2)
     cv2.rectangle(img, (x, y - th - 3), (x + tw + 4, y + base), (0, 0, 0), -1)
     cv2.putText(img, text, (x + 2, y - 1), cv2.FONT_HERSHEY_SIMPLEX, font, _bgr(rgb), 1, cv2.LINE_AA)

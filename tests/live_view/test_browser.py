@@ -202,3 +202,25 @@ def test_a_vanished_viewer_frees_its_slot(live_view: LiveView, tmp_path: Path) -
     assert live_view.viewers == 0
     frames = live_view.state()["frames"]
     assert live_view.next_jpeg(frames, timeout=1.0) is None  # nobody watches: nothing is encoded
+
+
+def test_a_stalled_viewer_does_not_hold_up_the_others(live_view: LiveView) -> None:
+    import socket
+
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills after a fraction of one frame
+    stalled.connect(("127.0.0.1", live_view.port))
+    stalled.sendall(f"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode())
+    try:
+        req = urllib.request.Request(f"http://127.0.0.1:{live_view.port}/stream.mjpg",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+        parts = 0
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert live_view.viewers == 2
+            while parts < 10:  # 10 frames at 10 fps while the other viewer reads nothing
+                line = r.readline()
+                assert line, "stream ended"
+                parts += line.startswith(b"--edgepose-frame")
+        assert parts == 10
+    finally:
+        stalled.close()
