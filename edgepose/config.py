@@ -11,6 +11,7 @@ environment variable named by `mqtt.password_env`, or from `$CREDENTIALS_DIRECTO
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import math
 import os
@@ -188,6 +189,27 @@ class StatsConfig:
 
 
 @dataclass(frozen=True)
+class LiveViewConfig:
+    enabled: bool = _opt(False, "Serve the live view page (camera frames with the skeletons); off by default")
+    bind: str = _opt("127.0.0.1", "IP address the live view listens on; any other than loopback needs token_file",
+                     kind="ip")
+    port: int = _opt(8088, "TCP port of the live view", lo=1, hi=65535)
+    max_fps: float = _opt(5.0, "Highest frame rate sent to a viewer", lo=0.1, hi=60)
+    quality: int = _opt(70, "JPEG quality of the live view frames", lo=10, hi=100)
+    token_file: str = _opt("", "File holding the access token (one line, 16 characters or more); required "
+                               "when bind is not a loopback address", kind="path")
+    # Resolved from token_file, never from the TOML file.
+    token: Secret | None = field(default=None, repr=False, compare=False, metadata={"internal": True})
+
+
+@dataclass(frozen=True)
+class SnapshotConfig:
+    enabled: bool = _opt(False, "Publish a JPEG with the skeleton on every enter event (retained; off for privacy)")
+    width: int = _opt(640, "Snapshot width in pixels (the height keeps the frame's aspect ratio)", lo=16, hi=4096)
+    quality: int = _opt(80, "Snapshot JPEG quality", lo=10, hi=100)
+
+
+@dataclass(frozen=True)
 class Config:
     device: DeviceConfig = field(default_factory=DeviceConfig)
     source: SourceConfig = field(default_factory=SourceConfig)
@@ -197,6 +219,8 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     homeassistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
+    live_view: LiveViewConfig = field(default_factory=LiveViewConfig)
+    snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
 
     def replace(self, **sections: Any) -> Config:
         return dataclasses.replace(self, **sections)
@@ -236,6 +260,11 @@ def _check_text(key: str, value: str, kind: str | None) -> str:
         raise ConfigError(key, f"{value!r} is not an environment variable name")
     if kind == "host" and (not value or any(c.isspace() for c in value) or len(value) > 253):
         raise ConfigError(key, "must be a host name or address without spaces")
+    if kind == "ip":
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ConfigError(key, f"{value!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)") from None
     if kind == "tpu" and value and not re.match(r"^(usb|pci)(:\d{1,3})?$", value):
         raise ConfigError(key, f'{value!r} is not allowed; use "", "usb", "usb:N", "pci" or "pci:N"')
     return value
@@ -397,22 +426,22 @@ def _env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, st
     return sources
 
 
-def _read_password_file(key: str, path: str) -> str:
+def _read_password_file(key: str, path: str, what: str = "password") -> str:
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_PASSWORD_BYTES + 1)
     except (OSError, ValueError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
-        raise ConfigError(key, f"cannot read the password file {path!r}: {reason}") from None
+        raise ConfigError(key, f"cannot read the {what} file {path!r}: {reason}") from None
     if len(raw) > MAX_PASSWORD_BYTES:
-        raise ConfigError(key, f"the password file {path!r} is larger than {MAX_PASSWORD_BYTES} bytes")
+        raise ConfigError(key, f"the {what} file {path!r} is larger than {MAX_PASSWORD_BYTES} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise ConfigError(key, f"the password file {path!r} is not UTF-8 text") from None
+        raise ConfigError(key, f"the {what} file {path!r} is not UTF-8 text") from None
     text = text.rstrip("\r\n")
     if not text:
-        raise ConfigError(key, f"the password file {path!r} is empty")
+        raise ConfigError(key, f"the {what} file {path!r} is empty")
     return text
 
 
@@ -464,7 +493,25 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
             raise ConfigError(f"mqtt.tls.{name}", f"file not found: {path!r}")
     client_id = mqtt.client_id or f"edgepose-{device.id}"[:64]
     mqtt = dataclasses.replace(mqtt, client_id=client_id, password=_resolve_password(mqtt, env))
-    return cfg.replace(device=device, mqtt=mqtt)
+    return cfg.replace(device=device, mqtt=mqtt, live_view=_resolve_live_view(cfg.live_view))
+
+
+# The shortest live view token accepted: 16 hex characters are 64 bits (`openssl rand -hex 16` gives 32).
+MIN_TOKEN_CHARS = 16
+
+
+def _resolve_live_view(lv: LiveViewConfig) -> LiveViewConfig:
+    """Read the token; off loopback a token is required (the page shows the camera to anyone who can reach it)."""
+    token = None
+    if lv.enabled and lv.token_file:
+        token = _read_password_file("live_view.token_file", lv.token_file, "token").strip()
+        if len(token) < MIN_TOKEN_CHARS or any(c.isspace() for c in token):
+            raise ConfigError("live_view.token_file", f"the token in {lv.token_file!r} must be at least "
+                                                      f"{MIN_TOKEN_CHARS} characters without spaces")
+    elif lv.enabled and not ipaddress.ip_address(lv.bind).is_loopback:
+        raise ConfigError("live_view.token_file", f"live_view.bind = {lv.bind!r} is not a loopback address, so "
+                                                  "a token file is required (e.g. openssl rand -hex 16)")
+    return dataclasses.replace(lv, token=Secret(token) if token is not None else None)
 
 
 def load_config(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Config:
@@ -523,8 +570,8 @@ def dump_toml(cfg: Config) -> str:
         if path:
             lines.append(f"[{path}]")
         for k, v in scalars.items():
-            if k == "password":
-                lines.append(f"# password = {_toml_value(v)}  (resolved from a file, env or credential)")
+            if k in ("password", "token"):
+                lines.append(f"# {k} = {_toml_value(v)}  (resolved from a file, env or credential)")
             else:
                 lines.append(f"{k} = {_toml_value(v)}")
         lines.append("")

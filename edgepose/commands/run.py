@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"invalid configuration: {' '.join(str(e).split())}", EXIT_CONFIG) from None
     from edgepose.daemon.runner import Daemon, StartupError
     from edgepose.io.sources import SourceError
+    from edgepose.live_view import LiveViewError
 
     if not logging.getLogger().isEnabledFor(logging.INFO):
         logging.getLogger("edgepose").setLevel(logging.INFO)
@@ -90,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         daemon.run()
     except StartupError as e:
         raise CommandError(f"cannot start: {e}", EXIT_CONFIG) from None
+    except LiveViewError as e:
+        raise CommandError(f"cannot start the live view: {e}", e.exit_status) from None
     except SourceError as e:
         raise CommandError(f"cannot open the source: {e}", EXIT_UNAVAILABLE) from None
     if args.summary and daemon.final_stats is not None:

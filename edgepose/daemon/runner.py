@@ -136,6 +136,9 @@ class Daemon:
         self._last_frame_ts: int | None = None
         self._last_frame_mono = 0
         self.final_stats: dict[str, Any] | None = None
+        self.live_view: Any = None  # edgepose.live_view.LiveView when [live_view] enabled
+        self.snapshots: Any = None  # edgepose.live_view.snapshot.SnapshotWorker when [snapshot] enabled
+        self.zones: tuple[Any, ...] = ()  # drawn by the live view; wired to [[zones]] at merge (issue 7)
 
     def stop(self) -> None:
         self._stop.set()
@@ -146,6 +149,10 @@ class Daemon:
         from edgepose.inference.backend import BackendError
         from edgepose.model_files import ModelError
 
+        if self.cfg.live_view.enabled:  # first: a port in use fails the start before the models load
+            from edgepose.live_view import LiveView
+
+            self.live_view = LiveView(self.cfg.live_view, zones=self.zones).start()
         try:
             self.engine = PoseEngine.from_config(engine_config(self.cfg), smoother=smoother(self.cfg))
         except (ModelError, BackendError, ValueError) as e:
@@ -153,8 +160,13 @@ class Daemon:
         backend = self.engine.landmarks.backend
         log.info("engine: %s %s on %s%s", self.cfg.engine.model, self.cfg.engine.precision, backend.name,
                  f" ({backend.note})" if getattr(backend, "note", "") else "")  # fmt: skip
-        self.publisher = Publisher(self.cfg.mqtt, self.device_id, self.cfg.homeassistant, model=self.cfg.engine.model)
+        self.publisher = Publisher(self.cfg.mqtt, self.device_id, self.cfg.homeassistant, model=self.cfg.engine.model,
+                                   snapshot=self.cfg.snapshot.enabled)
         self.publisher.start()
+        if self.cfg.snapshot.enabled:
+            from edgepose.live_view.snapshot import SnapshotWorker
+
+            self.snapshots = SnapshotWorker(self.cfg.snapshot, self.publisher.publish_snapshot)
         self._publish_presence(None)  # retained "absent" until a person is seen
         src = self.cfg.source
         source = open_source(src.uri, width=src.width, height=src.height, fps=src.fps, loop=src.loop, pace=src.pace)
@@ -163,7 +175,12 @@ class Daemon:
     # ---- the loop --------------------------------------------------------------------------------------
 
     def run(self) -> int:
-        self._start()
+        try:
+            self._start()
+        except BaseException:
+            if self.live_view is not None:
+                self.live_view.close()
+            raise
         assert self.engine is not None and self.capture is not None and self.publisher is not None
         started = time.monotonic()
         next_stats = started + min(5.0, self.cfg.stats.interval_seconds)
@@ -225,6 +242,11 @@ class Daemon:
         after = self.presence.state
         if not events and (after.present, after.count) != (before.present, before.count):
             self._publish_presence(None)  # the person count changed while present
+        if self.live_view is not None:  # hands over references only; nothing happens while nobody watches
+            self.live_view.offer(frame.rgb, result.poses, rejected=[], zones=self.zones, presence=after,
+                                 fps=self._processed_fps())
+        if self.snapshots is not None and any(e.kind == "enter" for e in events):
+            self.snapshots.submit(frame.rgb, result.poses, zones=self.zones)
         self._ping_watchdog()
 
     def _presence_tick(self) -> None:
@@ -308,6 +330,10 @@ class Daemon:
         self.notifier.stopping("stopping")
         if self.capture is not None:
             self.capture.stop(timeout=1.0)
+        if self.live_view is not None:
+            self.live_view.close()
+        if self.snapshots is not None:
+            self.snapshots.close()  # the last enter's picture still goes out before the publisher closes
         if self.publisher is not None:
             if self.engine is not None and self.capture is not None:
                 self.final_stats = self.stats()

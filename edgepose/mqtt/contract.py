@@ -28,6 +28,7 @@ PRESENCE = "presence"
 EVENT = "event"
 STATS = "stats"
 KINDS = (STATUS, POSE, PRESENCE, EVENT, STATS)
+SNAPSHOT = "snapshot"  # binary JPEG, optional ([snapshot] enabled), see Topics.snapshot
 
 ONLINE = "online"
 OFFLINE = "offline"
@@ -87,6 +88,12 @@ class Topics:
     presence = property(lambda self: self.topic(PRESENCE))
     event = property(lambda self: self.topic(EVENT))
     stats = property(lambda self: self.topic(STATS))
+
+    @property
+    def snapshot(self) -> str:
+        """The retained JPEG of the last enter event (binary, not a JSON kind: not in KINDS, so subscribers
+        of all kinds do not receive pictures they cannot parse)."""
+        return f"{self.base}/{SNAPSHOT}"
 
 
 def subscription(prefix: str = "edgepose", device_id: str = "+", kind: str = "+") -> str:

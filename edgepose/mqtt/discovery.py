@@ -2,9 +2,10 @@
 
 Published retained to `<ha_prefix>/device/edgepose_<device_id>/config` on every connect and again when Home
 Assistant announces `<ha_prefix>/status` = `online`. Entities: an `occupancy` binary sensor and a person-count
-sensor on the retained `presence` topic, and diagnostic sensors (fps, inference ms, SoC temperature) on the
-`stats` topic. Availability follows the retained `status` topic (LWT). Entity ids are suggested with
-`default_entity_id` (`object_id` is deprecated and stops working in Home Assistant Core 2026.4).
+sensor on the retained `presence` topic, diagnostic sensors (fps, inference ms, SoC temperature) on the
+`stats` topic, and, with `[snapshot] enabled`, a `camera` on the retained `snapshot` JPEG. Availability
+follows the retained `status` topic (LWT). Entity ids are suggested with `default_entity_id` (`object_id` is
+deprecated and stops working in Home Assistant Core 2026.4).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def _sensor(uid: str, name: str, field: str, topics: Topics, **extra: Any) -> di
 
 
 def discovery_payload(topics: Topics, *, temperature: bool = True, sw_version: str = __version__,
-                      model: str = "BlazePose") -> dict[str, Any]:
+                      model: str = "BlazePose", snapshot: bool = False) -> dict[str, Any]:
     """The device-based discovery payload for the device of `topics`."""
     nid = node_id(topics.device_id)
     components: dict[str, dict[str, Any]] = {
@@ -90,6 +91,16 @@ def discovery_payload(topics: Topics, *, temperature: bool = True, sw_version: s
         components["soc_temperature"] = _sensor(
             f"{nid}_soc_temperature", "SoC temperature", STATS_SOC_TEMPERATURE, topics,
             unit_of_measurement="°C", device_class="temperature", suggested_display_precision=1)
+    if snapshot:
+        # An MQTT camera shows the retained JPEG of the last enter event (raw bytes: no image_encoding).
+        components["snapshot"] = {
+            "p": "camera",
+            "name": "Snapshot",
+            "unique_id": f"{nid}_snapshot",
+            "default_entity_id": f"camera.{nid}_snapshot",
+            "topic": topics.snapshot,
+            "icon": "mdi:account-box",
+        }
     return {
         "dev": {
             "ids": [nid],

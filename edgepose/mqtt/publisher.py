@@ -141,12 +141,14 @@ class Publisher:
         *,
         temperature_sensor: bool = True,
         model: str = "BlazePose",
+        snapshot: bool = False,
     ) -> None:
         self.cfg = mqtt_cfg
         self.topics = Topics(mqtt_cfg.prefix, device_id)
         self.ha = homeassistant or HomeAssistantConfig(discovery=False)
         self.counters = Counters()
-        self._discovery_kwargs: dict[str, Any] = {"temperature": temperature_sensor, "model": model}
+        self._discovery_kwargs: dict[str, Any] = {"temperature": temperature_sensor, "model": model,
+                                                  "snapshot": snapshot}
         self._rng = random.Random()
         self._seq = 0
 
@@ -158,6 +160,7 @@ class Publisher:
         self._state_mid: int | None = None
         self._need_announce = False
         self._need_discovery = False
+        self._snapshot: bytes | None = None  # JPEG not yet handed to paho (latest wins)
         self._failures = 0
         self._auth_failed = False
         self._last_failure = ""
@@ -298,6 +301,12 @@ class Publisher:
                 self.counters.events_queued += 1
         self._wake.set()
 
+    def publish_snapshot(self, jpeg: bytes) -> None:
+        """Queue the enter snapshot (retained, QoS 1, latest wins; sent once connected)."""
+        with self._lock:
+            self._snapshot = jpeg
+        self._wake.set()
+
     def publish_stats(self, stats: dict[str, Any]) -> bool:
         if not self._connected.is_set():
             return False
@@ -369,6 +378,14 @@ class Publisher:
                     self._state_dirty = True
                 elif not self._take_early_ack(info.mid):
                     self._state_mid = info.mid
+
+        with self._lock:
+            snapshot, self._snapshot = self._snapshot, None
+        if snapshot is not None:
+            info = client.publish(self.topics.snapshot, snapshot, qos=1, retain=True)
+            if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+                with self._lock:
+                    self._snapshot = self._snapshot or snapshot
 
         with self._lock:
             head = self._events[0] if (self._events and self._event_mid is None) else None

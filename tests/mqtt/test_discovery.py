@@ -80,3 +80,10 @@ def test_value_templates_render_on_real_payloads() -> None:
         "29.5", "21.25", "61.2")
     empty = contract.stats_payload({"stage_ms": {}})
     assert render("inference", empty) == "None" and render("soc_temperature", empty) == "None"
+
+
+def test_snapshot_camera_only_when_enabled() -> None:
+    topics = Topics("edgepose", "d")
+    assert "snapshot" not in discovery_payload(topics)["cmps"]
+    cam = discovery_payload(topics, snapshot=True)["cmps"]["snapshot"]
+    assert cam["p"] == "camera" and cam["topic"] == "edgepose/d/snapshot" == topics.snapshot
