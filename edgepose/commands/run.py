@@ -12,7 +12,7 @@ import sys
 import threading
 from typing import Any
 
-from edgepose.cli import EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, CommandError
+from edgepose.cli import EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
 from edgepose.config import ConfigError, load_config
 
 log = logging.getLogger("edgepose.run")
@@ -61,7 +61,7 @@ def override_env(args: argparse.Namespace, env: dict[str, str]) -> dict[str, str
     if args.broker:
         host, sep, port = args.broker.rpartition(":")
         if not sep or not host or not port:
-            raise CommandError(f"--broker must be HOST:PORT, got {args.broker!r}", EXIT_CONFIG)
+            raise CommandError(f"--broker must be HOST:PORT, got {args.broker!r}", EXIT_USAGE)
         out["EDGEPOSE_MQTT_HOST"] = host.strip("[]")
         out["EDGEPOSE_MQTT_PORT"] = port
     return out
