@@ -69,7 +69,8 @@ def test_missing_file_is_named_and_fails() -> None:
 
 def test_video_is_tracked_unless_static(shared_data: Path, tmp_path: Path) -> None:
     video = shared_data / "videos/dance_tfjs_pose_1.mp4"
-    tracked = infer(video, "--model", "lite", "--precision", "float", "--max-frames", "10", "--out", tmp_path / "t.jsonl")
+    tracked = infer(video, "--model", "lite", "--precision", "float", "--max-frames", "10",
+                    "--out", tmp_path / "t.jsonl")  # fmt: skip
     static = infer(video, "--model", "lite", "--precision", "float", "--max-frames", "10", "--static")
     assert tracked.returncode == 0 and static.returncode == 0, tracked.stderr + static.stderr
     t = records((tmp_path / "t.jsonl").read_text())
