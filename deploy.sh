@@ -186,9 +186,11 @@ free_mb() {
 # Python version of the target interpreter ("3.11"), or of the root filesystem's python3.
 target_python_version() {
     if [[ -n "$ROOT" ]]; then
+        # Only python3.N itself (not python3.N-config, python3.Nm): a non-matching name, or no match at all,
+        # must not fail the pipeline (set -o pipefail would end the script here without a message).
         local exe
         for exe in "$ROOT"/usr/bin/python3.[0-9]*; do
-            [[ "$exe" =~ python(3\.[0-9]+)$ ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+            if [[ "$exe" =~ /python(3\.[0-9]+)$ ]]; then printf '%s\n' "${BASH_REMATCH[1]}"; fi
         done | sort -t. -k2,2n | tail -n1
     else
         "$TARGET_PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true

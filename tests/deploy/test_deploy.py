@@ -442,6 +442,24 @@ def test_firstboot_builds_the_venv_of_a_root_install(workdir: Path, source: Path
     assert again.returncode == 0 and "nothing to do at first boot" in again.stdout
 
 
+def test_root_without_python_is_a_clear_error(workdir: Path, source: Path) -> None:
+    root = fake_root(workdir / "sdcard-no-python")
+    for exe in ("python3", "python3.11"):
+        (root / "usr/bin" / exe).unlink()
+    r = run_deploy("--root", str(root), "--source", str(source), "--dry-run", timeout=60)
+    assert r.returncode != 0
+    assert f"no python3 in the root filesystem {root} (expected {root}/usr/bin/python3.11 or newer)" in r.stderr
+
+
+def test_root_with_python_config_beside_python_is_accepted(workdir: Path, source: Path) -> None:
+    # Debian's python3.11-dev puts python3.11-config next to python3.11; it is no interpreter (issue 12).
+    root = fake_root(workdir / "sdcard-python-config")
+    (root / "usr/bin/python3.11-config").write_bytes(b"")
+    r = run_deploy("--on-target", "--phase", "check", "--root", str(root), timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f"target python: 3.11 (in {root})" in r.stdout
+
+
 def test_root_requires_a_root_filesystem(workdir: Path, source: Path) -> None:
     empty = workdir / "not-a-root"
     empty.mkdir()
