@@ -69,7 +69,33 @@ def format_message(msg: Message) -> str:
         return f"{msg.device_id} event {e.type.upper()} at {_fmt_ts(e.ts)} count={e.count}"
     if isinstance(msg, Status):
         return f"{msg.device_id} status {'online' if msg.online else 'OFFLINE'}"
-    return f"{msg.device_id} stats " + " ".join(f"{k}={v}" for k, v in msg.data.items() if k != "v")
+    return f"{msg.device_id} stats " + " ".join(_stat_fields({k: v for k, v in msg.data.items() if k != "v"}))
+
+
+def _stat_fields(data: dict[str, Any], prefix: str = "") -> list[str]:
+    """`key=value` for the stats line: nested objects as dotted keys, null as "-", no Python reprs."""
+    out: list[str] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out += _stat_fields(value, f"{name}.") if value else [f"{name}=-"]
+        elif isinstance(value, list | tuple):
+            out.append(f"{name}={','.join(_stat_value(v) for v in value) or '-'}")
+        else:
+            out.append(f"{name}={_stat_value(value)}")
+    return out
+
+
+def _stat_value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, separators=(",", ":"), default=str)
+    return str(value)
 
 
 def to_json(msg: Message) -> dict[str, Any]:

@@ -80,3 +80,25 @@ def test_a_broker_back_in_time_is_reconnected_to(broker: Broker) -> None:
     assert proc.returncode == 0, err
     assert "den status OFFLINE" in out
     assert "lost the connection" in err and "reconnected to" in err
+
+
+def test_stats_line_has_no_python_reprs() -> None:
+    from edgepose.client import Stats
+    from edgepose.commands.listen import format_message
+
+    line = format_message(Stats("den", {"v": 1, "fps": 14.98765, "temperature_c": None, "backend_note": "",
+                                        "stages_ms": {"detector": 12.5, "landmark": None}, "flags": [], "ok": True}))
+    assert line == ("den stats fps=14.99 temperature_c=- backend_note= stages_ms.detector=12.5 stages_ms.landmark=- "
+                    "flags=- ok=yes")  # fmt: skip
+
+
+def test_run_help_shows_every_default() -> None:
+    from edgepose.cli import build_parser
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if a.dest == "command"]
+    run = sub.choices["run"]  # type: ignore[index]
+    for action in run._actions:
+        if action.dest in ("help", "summary"):  # a flag whose default is "off" says nothing
+            continue
+        assert "default" in (action.help or ""), f"{action.option_strings}: {action.help!r}"
