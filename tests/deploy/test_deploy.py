@@ -42,6 +42,16 @@ def test_shellcheck_clean() -> None:
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_ci_does_not_install_the_ssh_service() -> None:
+    # openssh-server's postinst enables and starts sshd on port 22 of a systemd machine (issue 12): CI unpacks
+    # the binary instead (.ci/unpack-sshd) and the tests run it on a loopback port.
+    ci = (REPO / ".ci/run").read_text()
+    assert "need+=(openssh-server)" not in ci and "install openssh-server" not in ci
+    assert ".ci/unpack-sshd .cache/openssh-server" in ci
+    unpack = (REPO / ".ci/unpack-sshd").read_text()
+    assert "dpkg-deb -x" in unpack and "apt-get download" in unpack
+
+
 def test_deploy_is_executable() -> None:
     assert os.access(DEPLOY, os.X_OK)
 
