@@ -6,22 +6,41 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.paths import MODELS_DIR, REPO, skimage_photo
+from support.paths import MODELS_DIR, skimage_photo
+
+from edgepose.cli import main
 
 MANIFEST = MODELS_DIR / "manifest.json"
 
 
-def edgepose(*args: str | Path, models: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EDGEPOSE_MODELS_DIR": str(models)}
-    return subprocess.run([sys.executable, "-m", "edgepose", *map(str, args)], capture_output=True, text=True,
-                          cwd=REPO, env=env, timeout=300)  # fmt: skip
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Cli = Callable[..., Result]
+
+
+@pytest.fixture()
+def edgepose(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """The command line in this process (its real code path, without an interpreter start per call)."""
+
+    def run(*args: str | Path, models: Path) -> Result:
+        monkeypatch.setenv("EDGEPOSE_MODELS_DIR", str(models))
+        capsys.readouterr()
+        status = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return Result(status, out, err)
+
+    return run
 
 
 @pytest.fixture()
@@ -36,7 +55,7 @@ def device_models(tmp_path: Path) -> Path:
     return dest
 
 
-def test_verify_checks_the_int8_files_when_float_is_absent(device_models: Path) -> None:
+def test_verify_checks_the_int8_files_when_float_is_absent(device_models: Path, edgepose: Cli) -> None:
     r = edgepose("models", "verify", "--models-dir", device_models, models=device_models)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "float/: not installed" in r.stdout
@@ -46,7 +65,7 @@ def test_verify_checks_the_int8_files_when_float_is_absent(device_models: Path) 
             assert f"ok   {entry['file']}" in r.stdout
 
 
-def test_verify_names_a_changed_int8_file(device_models: Path) -> None:
+def test_verify_names_a_changed_int8_file(device_models: Path, edgepose: Cli) -> None:
     victim = device_models / "pose_landmark_lite_int8.tflite"
     if not victim.is_file():
         pytest.skip("no pose_landmark_lite_int8.tflite shipped")
@@ -57,7 +76,7 @@ def test_verify_names_a_changed_int8_file(device_models: Path) -> None:
     assert "int8 model(s) missing or changed" in r.stderr
 
 
-def test_verify_still_fails_on_a_partial_float_directory(device_models: Path) -> None:
+def test_verify_still_fails_on_a_partial_float_directory(device_models: Path, edgepose: Cli) -> None:
     (device_models / "float").mkdir()
     (device_models / "float/pose_detection.tflite").write_bytes(b"not a model")
     r = edgepose("models", "verify", "--models-dir", device_models, models=device_models)
@@ -65,14 +84,14 @@ def test_verify_still_fails_on_a_partial_float_directory(device_models: Path) ->
     assert "FAIL float/pose_detection.tflite: sha256" in r.stdout
 
 
-def test_infer_defaults_to_the_models_a_device_has(device_models: Path) -> None:
+def test_infer_defaults_to_the_models_a_device_has(device_models: Path, edgepose: Cli) -> None:
     r = edgepose("infer", skimage_photo("astronaut.png"), models=device_models)
     assert r.returncode == 0, r.stderr[-2000:]
     frame = json.loads(r.stdout.splitlines()[0])
     assert len(frame["poses"]) == 1 and len(frame["poses"][0]["keypoints"]) == 33
 
 
-def test_bench_defaults_to_the_models_a_device_has(device_models: Path, shared_data: Path) -> None:
+def test_bench_defaults_to_the_models_a_device_has(device_models: Path, shared_data: Path, edgepose: Cli) -> None:
     video = shared_data / "videos/fitness_squats_tfjs.mp4"
     r = edgepose("bench", video, "--frames", "3", "--warmup", "1", "--json", models=device_models)
     assert r.returncode == 0, r.stderr[-2000:]

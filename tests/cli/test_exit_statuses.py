@@ -34,18 +34,17 @@ def test_usage_error_of_the_installed_command_exits_64() -> None:
     assert r.returncode == 64 and "invalid choice: 'frobnicate'" in r.stderr, r.stderr
 
 
-def test_broker_without_a_port_is_a_usage_error() -> None:
-    r = edgepose("run", "--broker", "nocolon")
-    assert r.returncode == 64, r.stderr
-    assert "--broker must be HOST:PORT, got 'nocolon'" in r.stderr
+def test_broker_without_a_port_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--broker", "nocolon"]) == 64
+    assert "--broker must be HOST:PORT, got 'nocolon'" in capsys.readouterr().err
 
 
-def test_garbage_image_is_bad_data_and_a_missing_one_missing_input(tmp_path: Path) -> None:
+def test_garbage_image_is_bad_data_and_a_missing_one_missing_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     garbage = tmp_path / "photo.jpg"
     garbage.write_bytes(b"\xff\xd8 this is no jpeg")
-    r = edgepose("infer", garbage)
-    assert r.returncode == 65, r.stderr
-    assert f"{garbage}: not a readable image" in r.stderr
-    r = edgepose("infer", tmp_path / "absent.jpg")
-    assert r.returncode == 66, r.stderr
-    assert "absent.jpg: no such file" in r.stderr
+    assert main(["infer", str(garbage)]) == 65
+    assert f"{garbage}: not a readable image" in capsys.readouterr().err
+    assert main(["infer", str(tmp_path / "absent.jpg")]) == 66
+    assert "absent.jpg: no such file" in capsys.readouterr().err
