@@ -690,7 +690,12 @@ firstboot_main() {
     set_target_paths
     local rel="$RELEASES/$RELEASE"
     [[ -f "$rel/.firstboot" ]] || { say "release $RELEASE: nothing to do at first boot"; return 0; }
-    if ((OS_PACKAGES)); then install_os_packages; fi
+    # apt needs network, the venv does not (the release's wheels/): without network, go on and say so. In its own
+    # process, so that set -e still stops it at the first failing apt step (it would not under `||`).
+    if ((OS_PACKAGES)); then
+        install_os_packages &
+        wait $! || warn "OS packages not installed (no network?): install them later, then restart edgepose"
+    fi
     [[ -d "$rel/venv" ]] && rm -rf "$rel/venv"
     create_venv "$RELEASE"
     "$rel/venv/bin/edgepose" --version || die "release $RELEASE: 'edgepose --version' fails in the new venv"
