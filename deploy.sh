@@ -186,13 +186,41 @@ free_mb() {
 # Python version of the target interpreter ("3.11"), or of the root filesystem's python3.
 target_python_version() {
     if [[ -n "$ROOT" ]]; then
+        # Only python3.N itself (not python3.N-config, python3.Nm): a non-matching name, or no match at all,
+        # must not fail the pipeline (set -o pipefail would end the script here without a message).
         local exe
         for exe in "$ROOT"/usr/bin/python3.[0-9]*; do
-            [[ "$exe" =~ python(3\.[0-9]+)$ ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+            if [[ "$exe" =~ /python(3\.[0-9]+)$ ]]; then printf '%s\n' "${BASH_REMATCH[1]}"; fi
         done | sort -t. -k2,2n | tail -n1
     else
         "$TARGET_PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true
     fi
+}
+
+# CPU architecture of the root filesystem: its python's ELF machine field, else its multiarch library directory.
+root_arch() {
+    local exe machine=""
+    exe="$(find "$ROOT/usr/bin" -maxdepth 1 -name 'python3.[0-9]*' -type f -size +1k -print -quit 2>/dev/null || true)"
+    [[ -n "$exe" ]] && machine="$(od -An -tx1 -j18 -N2 "$exe" 2>/dev/null | tr -d ' \n')"
+    case "$machine" in
+        b700) echo aarch64; return ;;
+        3e00) echo x86_64; return ;;
+        2800) echo armv7l; return ;;
+    esac
+    if [[ -d "$ROOT/usr/lib/aarch64-linux-gnu" ]]; then echo aarch64
+    elif [[ -d "$ROOT/usr/lib/x86_64-linux-gnu" ]]; then echo x86_64
+    elif [[ -d "$ROOT/usr/lib/arm-linux-gnueabihf" ]]; then echo armv7l
+    else echo aarch64  # a 64-bit Raspberry Pi OS card, the case --root is for
+    fi
+}
+
+# pip --platform tags of the binary wheels a device of this architecture runs (glibc >= 2.28: Bookworm has 2.36).
+wheel_platforms() {
+    case "$1" in
+        aarch64) echo "manylinux_2_28_aarch64 manylinux_2_27_aarch64 manylinux2014_aarch64" ;;
+        x86_64) echo "manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux2014_x86_64" ;;
+        *) return 1 ;;
+    esac
 }
 
 is_raspberry_pi_os() {
@@ -429,8 +457,12 @@ create_venv() {
     local wheel
     wheel="$(find "$rel" -maxdepth 1 -name 'edgepose-*.whl' -print -quit 2>/dev/null || true)"
     if ((DRY_RUN)); then wheel="${wheel:-$rel/edgepose-<version>.whl}"; fi
-    step "installing $(basename "$wheel") into the venv"
-    act "$rel/venv/bin/python" -m pip install --no-input --disable-pip-version-check -q "${constraints[@]}" "$wheel"
+    # A --root release carries its dependencies' wheels (wheels/): installed from there only, no network.
+    local index=()
+    if [[ -d "$rel/wheels" ]]; then index=(--no-index --find-links "$rel/wheels"); fi
+    step "installing $(basename "$wheel") into the venv${index[*]:+ (from the shipped wheels, offline)}"
+    act "$rel/venv/bin/python" -m pip install --no-input --disable-pip-version-check -q "${index[@]}" \
+        "${constraints[@]}" "$wheel"
 }
 
 health_check() {
@@ -548,15 +580,13 @@ write_firstboot_unit() {
 # (a venv cannot be built for another architecture offline), then starts edgepose.service.
 [Unit]
 Description=edgepose first-boot install (venv for release $RELEASE)
-Wants=network-online.target
-After=network-online.target
 Before=edgepose.service
 ConditionPathExists=$rel/.firstboot
 
 [Service]
 Type=oneshot
 ExecStart=/bin/bash $rel/deploy.sh --firstboot --release $RELEASE $flags
-# pip downloads the dependencies from PyPI; retry while the network comes up.
+# pip installs from the release's wheels/ (no network); a failure is retried.
 Restart=on-failure
 RestartSec=60s
 TimeoutStartSec=30min
@@ -660,7 +690,12 @@ firstboot_main() {
     set_target_paths
     local rel="$RELEASES/$RELEASE"
     [[ -f "$rel/.firstboot" ]] || { say "release $RELEASE: nothing to do at first boot"; return 0; }
-    if ((OS_PACKAGES)); then install_os_packages; fi
+    # apt needs network, the venv does not (the release's wheels/): without network, go on and say so. In its own
+    # process, so that set -e still stops it at the first failing apt step (it would not under `||`).
+    if ((OS_PACKAGES)); then
+        install_os_packages &
+        wait $! || warn "OS packages not installed (no network?): install them later, then restart edgepose"
+    fi
     [[ -d "$rel/venv" ]] && rm -rf "$rel/venv"
     create_venv "$RELEASE"
     "$rel/venv/bin/edgepose" --version || die "release $RELEASE: 'edgepose --version' fails in the new venv"
@@ -778,6 +813,8 @@ build_bundle() {
     [[ -n "$wheel" ]] || die "pip produced no edgepose wheel in $bundle"
     say "    $(basename "$wheel")"
 
+    if [[ -n "$ROOT" ]]; then download_wheels "$wheel" "$bundle/wheels"; fi
+
     local n=0 f
     for f in "$src"/models/*.tflite "$src"/models/manifest.json; do
         [[ -f "$f" ]] || continue
@@ -810,7 +847,7 @@ for p in sorted(root.rglob("*")):
     if not p.is_file() or p.parts[len(root.parts)] == "config":
         continue
     rel = p.relative_to(root).as_posix()
-    if p.suffix == ".whl":
+    if p.suffix == ".whl" and p.parent == root:  # the edgepose wheel: its contents (zip dates vary)
         with zipfile.ZipFile(p) as z:
             for name in sorted(z.namelist()):
                 if not name.endswith(".dist-info/RECORD"):
@@ -825,6 +862,26 @@ PY
     [[ -n "$CONFIG_FILE" ]] && cfg_hash="$(sha256sum "$CONFIG_FILE" | cut -c1-12)"
     STATE_KEY="edgetpu=$EDGETPU,broker=$WITH_BROKER,config=$cfg_hash"
     say "    release: $RELEASE"
+}
+
+# The wheels of edgepose and of every dependency, for the root filesystem's Python and CPU, so that its first
+# boot installs offline. The OS numpy (if any) is kept at install time; its wheel is shipped all the same.
+download_wheels() {
+    local wheel="$1" dest="$2" ver arch platforms p
+    ver="$(target_python_version)"
+    arch="$(root_arch)"
+    platforms="$(wheel_platforms "$arch")" || die "--root: no binary wheels of edgepose's dependencies for $arch (aarch64 or x86_64 only)"
+    local args=(--only-binary=:all: --python-version "$ver" --implementation cp)
+    for p in $platforms; do args+=(--platform "$p"); done
+    step "downloading the wheels for Python $ver on $arch (the device installs them offline at first boot)"
+    mkdir -p "$dest"
+    if ! python3 -m pip download --disable-pip-version-check -q "${args[@]}" -d "$dest" "$wheel" \
+        >"$WORK/wheels.log" 2>&1; then
+        sed 's/^/    | /' "$WORK/wheels.log" | tail -n 20 >&2
+        die "downloading the dependency wheels for Python $ver on $arch failed (see above); the workstation needs network for this step" 69
+    fi
+    rm -f "$dest"/edgepose-*.whl  # pip copies it here too; the release has it at its top
+    say "    wheels: $(find "$dest" -name '*.whl' | wc -l) file(s), $(du -sm "$dest" | cut -f1) MB"
 }
 
 upload_bundle() {

@@ -10,6 +10,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from edgepose import __version__
 
@@ -25,26 +26,45 @@ COMMANDS: tuple[str, ...] = (
     "edgepose.commands.config",
 )
 
-# Exit statuses (sysexits.h), shared by every command and by the systemd unit's RestartPreventExitStatus.
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 64
-EXIT_DATAERR = 65
-EXIT_NOINPUT = 66
-EXIT_UNAVAILABLE = 69
-EXIT_CONFIG = 78
+# Exit statuses (sysexits.h), defined with the error base and re-exported here for the commands.
+from edgepose.errors import (  # noqa: E402
+    EXIT_CONFIG,
+    EXIT_DATAERR,
+    EXIT_FAILURE,
+    EXIT_NOINPUT,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    EdgeposeError,
+)
+
+__all__ = ["EXIT_CONFIG", "EXIT_DATAERR", "EXIT_FAILURE", "EXIT_NOINPUT", "EXIT_OK", "EXIT_UNAVAILABLE",
+           "EXIT_USAGE", "CommandError", "build_parser", "main"]  # fmt: skip
 
 
-class CommandError(Exception):
-    """An error with a message for the user and an exit status; printed without a traceback."""
+class CommandError(EdgeposeError):
+    """An error of one command, with the message for the user and the exit status it says."""
 
     def __init__(self, message: str, status: int = EXIT_FAILURE) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, exit_status=status)
+
+    @property
+    def status(self) -> int:
+        return self.exit_status
+
+
+class UsageExitParser(argparse.ArgumentParser):
+    """argparse that exits with the usage status 64 (sysexits.h, as the README says) instead of its own 2.
+
+    Subcommand parsers are of the same class (argparse creates them with the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edgepose", description=__doc__.splitlines()[0])
+    parser = UsageExitParser(prog="edgepose", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"edgepose {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (repeatable)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -60,9 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except CommandError as e:
+    except EdgeposeError as e:  # the one place where an error becomes an exit status
         print(f"edgepose {args.command}: {e}", file=sys.stderr)
-        return e.status
+        return e.exit_status
     except KeyboardInterrupt:
         return 130
 

@@ -130,6 +130,10 @@ class Subscription:
         # event of its device exactly, timestamp included, so it is recognised and dropped here.
         self._last_event: dict[str, tuple[Any, ...]] = {}
         self._closed = False
+        # Set while connected to the broker (callers that must not wait forever watch it, e.g. `edgepose
+        # listen`); `refused` is the broker's reason when it rejected the connection (bad credentials).
+        self.connected = threading.Event()
+        self.refused: str | None = None
         self._lock = threading.Lock()
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -143,6 +147,7 @@ class Subscription:
                                  cert_reqs=ssl.CERT_REQUIRED)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
+        self._client.on_disconnect = self._on_disconnect
         self._client.reconnect_delay_set(1, 30)
         self._client.connect_async(host, port, 30)
         self._client.loop_start()
@@ -150,8 +155,14 @@ class Subscription:
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
             log.error("edgepose.client: broker refused the connection: %s", reason)
+            self.refused = str(reason)
             return
+        self.refused = None
         client.subscribe([(t, 1) for t in self.topics])
+        self.connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        self.connected.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:

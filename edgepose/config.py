@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgepose.errors import EXIT_CONFIG, EdgeposeError
+
 ENV_PREFIX = "EDGEPOSE_"
 CREDENTIAL_NAME = "mqtt_password"
 # A password file larger than this is a mistake (a key file, a log), not a password.
@@ -32,8 +34,10 @@ _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PREFIX_LEVEL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-class ConfigError(ValueError):
+class ConfigError(EdgeposeError, ValueError):
     """An invalid configuration; `key` is the dotted key path (may be empty for file-level errors)."""
+
+    exit_status = EXIT_CONFIG
 
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"{key}: {message}" if key else message)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from edgepose.errors import EXIT_NOINPUT, EdgeposeError
+
 Complexity = Literal["lite", "full", "heavy"]
 Precision = Literal["float", "int8"]
 COMPLEXITIES: tuple[str, ...] = ("lite", "full", "heavy")
@@ -30,8 +32,10 @@ PYPI_PACKAGE = "mediapipe==0.10.14"
 NPM_PACKAGE = "@mediapipe/pose@0.5.1675469404"
 
 
-class ModelError(Exception):
+class ModelError(EdgeposeError):
     """A model file is missing, corrupt or of the wrong kind; the message says which and how to fix it."""
+
+    exit_status = EXIT_NOINPUT
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from edgepose.cli import EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
-from edgepose.commands.common import InputError, add_engine_args, build_engine, engine_config, read_video
+from edgepose.commands.common import InputError, add_device_engine_args, build_engine, engine_config, read_video
 from edgepose.model_files import COMPLEXITIES
 
 STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "total")
@@ -53,7 +53,7 @@ def lead_in(first: np.ndarray, copies: int) -> list[np.ndarray]:
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("bench", help="time the pipeline stage by stage on a video (optionally vs MediaPipe)")
     p.add_argument("video", type=Path, metavar="VIDEO")
-    add_engine_args(p)
+    add_device_engine_args(p)
     p.add_argument("--frames", type=int, default=None, help="use at most N frames of the video")
     p.add_argument("--repeat", type=int, default=1, help="run the frame sequence N times (tracking restarts)")
     p.add_argument("--warmup", type=int, default=3, help="untimed frames before measuring")

@@ -12,20 +12,25 @@ import numpy as np
 import numpy.typing as npt
 
 from edgepose.cli import EXIT_CONFIG, EXIT_NOINPUT, CommandError
+from edgepose.config import EngineConfig as DaemonEngineConfig
 from edgepose.engine.tracker import EngineConfig, PoseEngine
-from edgepose.inference.backend import BackendError
+from edgepose.errors import EXIT_DATAERR, EdgeposeError
 from edgepose.io.frames import FrameError, to_rgb_uint8
-from edgepose.model_files import COMPLEXITIES, PRECISIONS, ModelError
+from edgepose.model_files import COMPLEXITIES, PRECISIONS
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".h264"})
 
 
-def add_engine_args(p: argparse.ArgumentParser, *, default_precision: str = "float") -> None:
+def add_engine_args(
+    p: argparse.ArgumentParser, *, default_precision: str = "float", default_model: str = "full"
+) -> None:
     g = p.add_argument_group("pose engine")
-    g.add_argument("--model", choices=COMPLEXITIES, default="full", help="landmark model (default: full)")
-    g.add_argument("--precision", choices=PRECISIONS, default=default_precision)
-    g.add_argument("--backend", choices=("auto", "cpu", "edgetpu"), default="cpu")
+    g.add_argument("--model", choices=COMPLEXITIES, default=default_model,
+                   help=f"landmark model (default: {default_model})")  # fmt: skip
+    g.add_argument("--precision", choices=PRECISIONS, default=default_precision,
+                   help=f"model precision (default: {default_precision})")  # fmt: skip
+    g.add_argument("--backend", choices=("auto", "cpu", "edgetpu"), default="cpu", help="(default: cpu)")
     g.add_argument("--edgetpu-device", default=None, help="Edge TPU device: usb, usb:N, pci or pci:N")
     g.add_argument("--heatmap-kernel", type=int, choices=(7, 9), default=7,
                    help="7 = MediaPipe's graph (default), 9 = the legacy Python wheel")  # fmt: skip
@@ -34,6 +39,12 @@ def add_engine_args(p: argparse.ArgumentParser, *, default_precision: str = "flo
     g.add_argument("--max-poses", type=int, default=1, help="track up to N people (default: 1)")
     g.add_argument("--detect-interval", type=int, default=1,
                    help="with --max-poses > 1: look for newcomers every N frames (default: 1)")
+
+
+def add_device_engine_args(p: argparse.ArgumentParser) -> None:
+    """The engine options with the daemon's defaults (config.py), i.e. the files a deployed device has: a
+    device carries only the int8 models (deploy.sh ships no float/)."""
+    add_engine_args(p, default_precision=DaemonEngineConfig.precision, default_model=DaemonEngineConfig.model)
 
 
 def engine_config(args: argparse.Namespace, *, static: bool = False) -> EngineConfig:
@@ -57,10 +68,8 @@ def engine_config(args: argparse.Namespace, *, static: bool = False) -> EngineCo
 
 
 def build_engine(config: EngineConfig) -> PoseEngine:
-    try:
-        return PoseEngine.from_config(config)
-    except (ModelError, BackendError) as e:
-        raise CommandError(str(e), EXIT_NOINPUT) from None
+    """The engine of a command; a ModelError/BackendError reaches the CLI with its exit status (66)."""
+    return PoseEngine.from_config(config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +80,16 @@ class InputFrame:
     timestamp_ns: int | None
 
 
-class InputError(Exception):
+class InputError(EdgeposeError):
     """One input could not be read; processing of the others goes on."""
+
+    exit_status = EXIT_DATAERR
 
 
 def read_image(path: Path) -> npt.NDArray[np.uint8]:
     """Any image OpenCV reads (grey, RGBA, 16-bit included) as uint8 RGB."""
     if not path.is_file():
-        raise InputError(f"{path}: no such file")
+        raise InputError(f"{path}: no such file", exit_status=EXIT_NOINPUT)
     data = np.fromfile(path, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
@@ -91,6 +102,8 @@ def read_image(path: Path) -> npt.NDArray[np.uint8]:
 
 def read_video(path: Path, max_frames: int | None = None) -> Iterator[InputFrame]:
     """Frames of a video file with timestamps from their position (strictly increasing, for smoothing)."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file", exit_status=EXIT_NOINPUT)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise InputError(f"{path}: not a readable video")

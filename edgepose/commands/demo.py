@@ -129,6 +129,23 @@ def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise CommandError("the demo broker did not start", EXIT_UNAVAILABLE)
 
 
+def clear_retained(host: str, port: int, prefix: str, device_id: str) -> None:
+    """Remove what the demo retained on a broker that outlives it (the user's): an empty retained message
+    deletes a topic's retained one, so the next reader sees no stale demo device."""
+    import paho.mqtt.publish as publish
+
+    from edgepose.mqtt import contract
+
+    topics = [f"{prefix}/{device_id}/{kind}" for kind, retained in contract.RETAIN.items() if retained]
+    try:
+        publish.multiple([{"topic": t, "payload": b"", "qos": 1, "retain": True} for t in topics],
+                         hostname=host, port=port, client_id=f"edgepose-demo-cleanup-{os.getpid()}")  # fmt: skip
+    except OSError as e:
+        print(f"demo: could not clear the retained {', '.join(topics)} on {host}:{port}: {e}", flush=True)
+        return
+    print(f"demo: cleared the retained {', '.join(topics)} on {host}:{port}", flush=True)
+
+
 def ensure_models(model: str, precision: str) -> None:
     models_dir = default_models_dir()
     if precision != "float":
@@ -207,6 +224,8 @@ def run(args: argparse.Namespace) -> int:
             if broker_proc is not None:
                 broker_proc.terminate()
                 broker_proc.wait(5)
+            else:
+                clear_retained(host, port, cfg.mqtt.prefix, cfg.device.id)
         if errors:
             raise CommandError(f"the daemon stopped: {errors[0]}", EXIT_UNAVAILABLE)
     return EXIT_OK

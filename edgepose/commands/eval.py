@@ -12,6 +12,7 @@ import numpy as np
 
 from edgepose.cli import EXIT_DATAERR, EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, CommandError
 from edgepose.commands.common import InputError, add_engine_args, build_engine, engine_config, read_image
+from edgepose.errors import EdgeposeError
 from edgepose.metrics import TORSO_DEFINITION, PckAccumulator
 from edgepose.model_files import COMPLEXITIES
 from edgepose.topology import COCO17_FROM_BLAZEPOSE
@@ -52,12 +53,11 @@ def load_single_person(path: Path) -> list[tuple[dict[str, Any], np.ndarray]]:
 
 def mediapipe_predictions(args: argparse.Namespace, paths: list[Path]) -> list[np.ndarray | None]:
     """(17, 2) COCO-ordered pixel predictions of MediaPipe's legacy Pose, static mode, per image."""
-    from edgepose.reference.mediapipe_client import MediaPipeRunError, run_mediapipe
-    from edgepose.reference.mediapipe_env import MediaPipeUnavailable
+    from edgepose.reference.mediapipe_client import run_mediapipe
 
     try:
         ref = run_mediapipe(paths, model_complexity=COMPLEXITIES.index(args.model), static=True)
-    except (MediaPipeUnavailable, MediaPipeRunError) as e:
+    except EdgeposeError as e:  # MediaPipeUnavailable, MediaPipeRunError
         raise CommandError(str(e), EXIT_UNAVAILABLE) from None
     px = ref.pixels()
     return [px[i][COCO17_FROM_BLAZEPOSE].astype(np.float64) if ref.found[i] else None for i in range(ref.frames)]

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from edgepose.cli import EXIT_NOINPUT, EXIT_OK
+from edgepose.cli import EXIT_OK
 from edgepose.commands.common import (
     InputError,
     InputFrame,
-    add_engine_args,
+    add_device_engine_args,
     build_engine,
     engine_config,
     expand_sources,
@@ -27,7 +27,7 @@ from edgepose.engine.tracker import PoseEngine
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("infer", help="run pose estimation on images, directories of images or videos")
     p.add_argument("sources", nargs="+", type=Path, metavar="SOURCE", help="image, directory or video file")
-    add_engine_args(p)
+    add_device_engine_args(p)
     p.add_argument("--static", action="store_true", help="treat video frames independently (no tracking)")
     p.add_argument("--out", type=Path, default=None, help="write JSON Lines here instead of standard output")
     p.add_argument("--max-frames", type=int, default=None, help="stop each video after N frames")
@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     photo_engine = PoseEngine(tracker.detector, tracker.landmarks, static=True, max_poses=config.max_poses)
     out: IO[str] = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
     failures: list[str] = []
+    status = EXIT_OK  # of the first failed input: 66 no such file, 65 not an image or video
     frames = with_pose = 0
     total_ms = 0.0
     try:
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
                     out.write(json.dumps(frame_record(item, result.to_dict()), separators=(",", ":")) + "\n")
             except InputError as e:
                 failures.append(str(e))
+                status = status or e.exit_status
                 print(f"edgepose infer: {e}", file=sys.stderr)
         detector_runs = tracker.stats.detector_runs + photo_engine.stats.detector_runs
         summary = {
@@ -86,5 +88,4 @@ def run(args: argparse.Namespace) -> int:
             out.close()
     if failures:
         print(f"edgepose infer: {len(failures)} input(s) failed: " + "; ".join(failures), file=sys.stderr)
-        return EXIT_NOINPUT
-    return EXIT_OK
+    return status

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 import time
 from typing import Any, TextIO
 
 import numpy as np
 
-from edgepose.cli import EXIT_CONFIG, EXIT_USAGE, CommandError
-from edgepose.client import Event, Frame, Message, Presence, Stats, Status, subscribe
+from edgepose.cli import EXIT_CONFIG, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
+from edgepose.client import Event, Frame, Message, Presence, Stats, Status, Subscription, subscribe
 from edgepose.config import ConfigError, load_config
 from edgepose.mqtt import contract
 from edgepose.pose import VISIBILITY
 
 # Keypoints shown in the compact frame line.
 SHOWN = ("nose", "left_wrist", "right_wrist", "left_knee", "right_knee")
+# How long listen waits for a broker it cannot reach before it gives up (the client retries meanwhile).
+CONNECT_TIMEOUT_S = 10.0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--count", type=int, default=0, metavar="N", help="exit after N messages")
     p.add_argument("--timeout", type=float, default=0.0, metavar="S",
                    help="exit after S seconds without a message (0: never)")
+    p.add_argument("--connect-timeout", type=float, default=CONNECT_TIMEOUT_S, metavar="S",
+                   help="give up (exit 69) when the broker cannot be reached for S seconds, at start or after "
+                        f"losing it (default: {CONNECT_TIMEOUT_S:g})")
     p.set_defaults(func=run)
 
 
@@ -63,7 +69,33 @@ def format_message(msg: Message) -> str:
         return f"{msg.device_id} event {e.type.upper()} at {_fmt_ts(e.ts)} count={e.count}"
     if isinstance(msg, Status):
         return f"{msg.device_id} status {'online' if msg.online else 'OFFLINE'}"
-    return f"{msg.device_id} stats " + " ".join(f"{k}={v}" for k, v in msg.data.items() if k != "v")
+    return f"{msg.device_id} stats " + " ".join(_stat_fields({k: v for k, v in msg.data.items() if k != "v"}))
+
+
+def _stat_fields(data: dict[str, Any], prefix: str = "") -> list[str]:
+    """`key=value` for the stats line: nested objects as dotted keys, null as "-", no Python reprs."""
+    out: list[str] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out += _stat_fields(value, f"{name}.") if value else [f"{name}=-"]
+        elif isinstance(value, list | tuple):
+            out.append(f"{name}={','.join(_stat_value(v) for v in value) or '-'}")
+        else:
+            out.append(f"{name}={_stat_value(value)}")
+    return out
+
+
+def _stat_value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, separators=(",", ":"), default=str)
+    return str(value)
 
 
 def to_json(msg: Message) -> dict[str, Any]:
@@ -106,16 +138,58 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise CommandError(str(e), EXIT_USAGE) from None
     n = 0
     with sub:
-        stream = sub.messages(args.timeout) if args.timeout > 0 else iter(sub)
-        for msg in stream:
-            if args.json:
-                print(json.dumps(to_json(msg), default=_np_default), file=out, flush=True)
-            else:
-                print(format_message(msg), file=out, flush=True)
-            n += 1
-            if args.count and n >= args.count:
+        wait_connected(sub, host, port, args.connect_timeout)
+        last = time.monotonic()
+        lost_at: float | None = None
+        while True:
+            msg = sub.get(timeout=0.1)
+            now = time.monotonic()
+            if msg is not None:
+                last = now
+                if args.json:
+                    print(json.dumps(to_json(msg), default=_np_default), file=out, flush=True)
+                else:
+                    print(format_message(msg), file=out, flush=True)
+                n += 1
+                if args.count and n >= args.count:
+                    break
+                continue
+            if not sub.connected.is_set():
+                if lost_at is None:
+                    lost_at = now
+                    print(f"edgepose listen: lost the connection to the broker at {host}:{port}; reconnecting",
+                          file=sys.stderr, flush=True)  # fmt: skip
+                elif now - lost_at > args.connect_timeout:
+                    raise CommandError(f"lost the connection to the MQTT broker at {host}:{port} and could not "
+                                       f"reconnect within {args.connect_timeout:g} s{_why(host, port, sub)}",
+                                       EXIT_UNAVAILABLE)  # fmt: skip
+            elif lost_at is not None:
+                lost_at = None
+                print(f"edgepose listen: reconnected to {host}:{port}", file=sys.stderr, flush=True)
+            if args.timeout > 0 and now - last > args.timeout:
                 break
     return 0
+
+
+def wait_connected(sub: Subscription, host: str, port: int, wait: float) -> None:
+    """Return once connected; after `wait` seconds, a CommandError (69) that says why not."""
+    if not sub.connected.wait(max(wait, 0.0)):
+        raise CommandError(f"cannot connect to the MQTT broker at {host}:{port} within {wait:g} s"
+                           f"{_why(host, port, sub)} (is it running? see --host/--port/--config)",
+                           EXIT_UNAVAILABLE)  # fmt: skip
+
+
+def _why(host: str, port: int, sub: Subscription) -> str:
+    """The reason as the operating system (or the broker) gives it: one TCP connection attempt."""
+    if sub.refused:
+        return f": the broker refused it ({sub.refused})"
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+    except socket.gaierror as e:
+        return f": cannot resolve {host!r} ({e.strerror})"
+    except OSError as e:
+        return f": {e.strerror or e}"
+    return ""
 
 
 def _np_default(obj: object) -> Any:

@@ -12,8 +12,8 @@ import sys
 import threading
 from typing import Any
 
-from edgepose.cli import EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, CommandError
-from edgepose.config import ConfigError, load_config
+from edgepose.cli import EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
+from edgepose.config import Config, ConfigError, load_config
 
 log = logging.getLogger("edgepose.run")
 
@@ -34,18 +34,30 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("run", help="run the daemon: camera → pose → MQTT")
     p.add_argument("--config", metavar="FILE", default=os.environ.get("EDGEPOSE_CONFIG"),
                    help="TOML configuration file (default: $EDGEPOSE_CONFIG, else built-in defaults)")  # fmt: skip
-    p.add_argument("--source", help="camera index, /dev/videoN, file, folder, URL, picamera2 or auto")
-    p.add_argument("--broker", metavar="HOST:PORT", help="MQTT broker")
-    p.add_argument("--device-id", help="device id used in topics")
-    p.add_argument("--model", choices=("lite", "full", "heavy"))
-    p.add_argument("--precision", choices=("float", "int8"))
-    p.add_argument("--backend", choices=("auto", "cpu", "edgetpu"))
-    p.add_argument("--models-dir", help="directory with the model files")
-    p.add_argument("--loop", action="store_true", default=None, help="loop a video file or folder")
-    p.add_argument("--pace", choices=("realtime", "fast"), help="files: real time or as fast as possible")
-    p.add_argument("--stats-interval", type=float, help="seconds between stats messages")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after N processed frames")
-    p.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    # The defaults shown are the configuration's (config.py); an option overrides the file's value.
+    d = Config()
+    p.add_argument("--source", help="camera index, /dev/videoN, file, folder, URL, picamera2 or auto "
+                   f"(default: source.uri, {d.source.uri})")  # fmt: skip
+    p.add_argument("--broker", metavar="HOST:PORT", help=f"MQTT broker (default: mqtt.host:mqtt.port, "
+                   f"{d.mqtt.host}:{d.mqtt.port})")  # fmt: skip
+    p.add_argument("--device-id", help="device id used in topics (default: device.id, else the host name)")
+    p.add_argument("--model", choices=("lite", "full", "heavy"),
+                   help=f"landmark model (default: engine.model, {d.engine.model})")  # fmt: skip
+    p.add_argument("--precision", choices=("float", "int8"),
+                   help=f"model precision (default: engine.precision, {d.engine.precision})")  # fmt: skip
+    p.add_argument("--backend", choices=("auto", "cpu", "edgetpu"),
+                   help=f"inference backend (default: engine.backend, {d.engine.backend})")  # fmt: skip
+    p.add_argument("--models-dir",
+                   help="directory with the model files (default: engine.models_dir, else see README)")  # fmt: skip
+    p.add_argument("--loop", action="store_true", default=None,
+                   help=f"loop a video file or folder (default: source.loop, {d.source.loop!s})".lower())  # fmt: skip
+    p.add_argument("--pace", choices=("realtime", "fast"),
+                   help=f"files: real time or as fast as possible (default: source.pace, {d.source.pace})")  # fmt: skip
+    p.add_argument("--stats-interval", type=float,
+                   help="seconds between stats messages "
+                        f"(default: stats.interval_seconds, {d.stats.interval_seconds:g})")  # fmt: skip
+    p.add_argument("--max-frames", type=int, default=None, help="stop after N processed frames (default: never)")
+    p.add_argument("--duration", type=float, default=None, help="stop after N seconds (default: never)")
     p.add_argument("--summary", action="store_true", help="print the final stats as JSON on exit")
     p.set_defaults(func=run)
 
@@ -61,7 +73,7 @@ def override_env(args: argparse.Namespace, env: dict[str, str]) -> dict[str, str
     if args.broker:
         host, sep, port = args.broker.rpartition(":")
         if not sep or not host or not port:
-            raise CommandError(f"--broker must be HOST:PORT, got {args.broker!r}", EXIT_CONFIG)
+            raise CommandError(f"--broker must be HOST:PORT, got {args.broker!r}", EXIT_USAGE)
         out["EDGEPOSE_MQTT_HOST"] = host.strip("[]")
         out["EDGEPOSE_MQTT_PORT"] = port
     return out

@@ -23,6 +23,7 @@ from edgepose.daemon import presence as presence_sm
 from edgepose.daemon.notify import Notifier, watchdog_interval
 from edgepose.daemon.sysinfo import SysInfo
 from edgepose.engine.tracker import EngineConfig, PoseEngine
+from edgepose.errors import EXIT_CONFIG, EdgeposeError
 from edgepose.filters.one_euro import OneEuroParams
 from edgepose.filters.pose_smoothing import PoseSmoother
 from edgepose.io.capture import CaptureThread
@@ -36,8 +37,10 @@ STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "total")
 PER_PERSON_STAGES = ("crop", "landmark_invoke", "decode", "smoothing")
 
 
-class StartupError(Exception):
+class StartupError(EdgeposeError):
     """The daemon cannot start with this configuration (models, backend); exit status 78."""
+
+    exit_status = EXIT_CONFIG
 
 
 def engine_config(cfg: Config) -> EngineConfig:
@@ -146,16 +149,13 @@ class Daemon:
     # ---- start-up --------------------------------------------------------------------------------------
 
     def _start(self) -> None:
-        from edgepose.inference.backend import BackendError
-        from edgepose.model_files import ModelError
-
         if self.cfg.live_view.enabled:  # first: a port in use fails the start before the models load
             from edgepose.live_view import LiveView
 
             self.live_view = LiveView(self.cfg.live_view, zones=self.zones).start()
         try:
             self.engine = PoseEngine.from_config(engine_config(self.cfg), smoother=smoother(self.cfg))
-        except (ModelError, BackendError, ValueError) as e:
+        except (EdgeposeError, ValueError) as e:  # models, backend; ValueError: engine settings
             raise StartupError(str(e)) from None
         backend = self.engine.landmarks.backend
         log.info("engine: %s %s on %s%s", self.cfg.engine.model, self.cfg.engine.precision, backend.name,

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from edgepose.errors import EXIT_NOINPUT, EdgeposeError
 from edgepose.inference.pruning import PruneReport, PruningUnavailable, prune_outputs
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,10 @@ log = logging.getLogger(__name__)
 RUNTIMES: tuple[str, ...] = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")
 
 
-class BackendError(Exception):
+class BackendError(EdgeposeError):
     """A model cannot be loaded or run; the message names the file and the fix."""
+
+    exit_status = EXIT_NOINPUT
 
 
 @dataclass(frozen=True, slots=True)

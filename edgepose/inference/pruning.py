@@ -18,11 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgepose.errors import EXIT_UNAVAILABLE, EdgeposeError
+
 Shape = tuple[int, ...]
 
 
-class PruningUnavailable(Exception):
+class PruningUnavailable(EdgeposeError):
     """The model cannot be pruned here (no schema module, or no output to drop); the whole model still runs."""
+
+    exit_status = EXIT_UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,11 +26,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from edgepose.errors import EXIT_DATAERR, EdgeposeError
+
 U8 = npt.NDArray[np.uint8]
 
 
-class FrameError(ValueError):
+class FrameError(EdgeposeError, ValueError):
     """An image that cannot be turned into an RGB uint8 frame; the message says why."""
+
+    exit_status = EXIT_DATAERR
 
 
 @dataclass(slots=True)

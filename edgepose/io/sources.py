@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from edgepose.errors import EXIT_UNAVAILABLE, EdgeposeError
 from edgepose.io.frames import Frame
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,10 @@ STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp:
 _DEV = Path("/dev")
 
 
-class SourceError(RuntimeError):
+class SourceError(EdgeposeError, RuntimeError):
     """A source that cannot be created or opened; the message names it and what was tried."""
+
+    exit_status = EXIT_UNAVAILABLE
 
 
 class FrameSource(ABC):

@@ -30,8 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from edgepose.cli import EXIT_CONFIG, EXIT_UNAVAILABLE
 from edgepose.config import LiveViewConfig
+from edgepose.errors import EXIT_CONFIG, EXIT_UNAVAILABLE, EdgeposeError
 from edgepose.live_view.overlay import PresenceLike, ZoneLike, render_jpeg
 from edgepose.live_view.page import PAGE
 from edgepose.pose import Pose
@@ -46,12 +46,11 @@ MAX_VIEWERS = 4
 SEND_TIMEOUT_S = 5.0
 
 
-class LiveViewError(Exception):
+class LiveViewError(EdgeposeError):
     """The live view cannot start; `exit_status` is 69 (port in use) or 78 (configuration)."""
 
     def __init__(self, message: str, exit_status: int) -> None:
-        super().__init__(message)
-        self.exit_status = exit_status
+        super().__init__(message, exit_status=exit_status)
 
 
 @dataclass(frozen=True, slots=True)

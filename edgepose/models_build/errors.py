@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from edgepose.errors import EXIT_DATAERR, EdgeposeError
 
-class ModelBuildError(Exception):
+
+class ModelBuildError(EdgeposeError):
     """A model build step failed; the message says which file or setting and what to do."""
+
+    exit_status = EXIT_DATAERR

@@ -16,8 +16,6 @@ from typing import Any
 from edgepose import __version__
 from edgepose.mqtt.contract import OFFLINE, ONLINE, Topics, validate_prefix
 
-ORIGIN_URL = "https://example.invalid/edgepose"
-
 # Fields of the `stats` payload the diagnostic sensors read (docs/mqtt.md, "stats"); dotted = nested.
 STATS_FPS = "processed_fps"
 STATS_INFERENCE_MS = "stage_ms.total"
@@ -109,7 +107,7 @@ def discovery_payload(topics: Topics, *, temperature: bool = True, sw_version: s
             "mdl": f"edgepose pose daemon ({model})",
             "sw": sw_version,
         },
-        "o": {"name": "edgepose", "sw": sw_version, "url": ORIGIN_URL},
+        "o": {"name": "edgepose", "sw": sw_version},  # no "url": the project has no public home page yet
         "availability": [
             {"topic": topics.status, "payload_available": ONLINE, "payload_not_available": OFFLINE}
         ],

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from edgepose.errors import EXIT_DATAERR, EdgeposeError
 from edgepose.reference.mediapipe_env import (
     INSTALL_HINT,
     RUNNER,
@@ -49,8 +50,10 @@ LEGACY_STREAMS = (
 )
 
 
-class MediaPipeRunError(RuntimeError):
+class MediaPipeRunError(EdgeposeError, RuntimeError):
     """The reference ran but rejected the request or failed; the runner's message (e.g. unreadable file)."""
+
+    exit_status = EXIT_DATAERR
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from edgepose.errors import EXIT_UNAVAILABLE, EdgeposeError
+
 ENV_VAR = "EDGEPOSE_MEDIAPIPE_PYTHON"
 MEDIAPIPE_VERSION = "0.10.14"
 # Everything installed, with --no-deps: the closed set verified against the spec's goldens (bump together).
@@ -62,8 +64,10 @@ INSTALL_HINT = (
 )
 
 
-class MediaPipeUnavailable(RuntimeError):
+class MediaPipeUnavailable(EdgeposeError, RuntimeError):
     """No usable reference interpreter; the message says what was tried and how to install it."""
+
+    exit_status = EXIT_UNAVAILABLE
 
 
 def _repo_root() -> Path | None:

@@ -66,7 +66,13 @@ STREAM_FIELDS = ("x", "y", "z", "visibility", "presence")
 KINDS = ("pose", "legacy_streams")
 
 
-class RequestError(Exception):
+try:
+    from edgepose.errors import EdgeposeError
+except ImportError:  # run as a script by the reference venv, where edgepose is not installed
+    EdgeposeError = Exception  # type: ignore[misc,assignment]
+
+
+class RequestError(EdgeposeError):
     """Bad request or unreadable input; reported on stderr with ERROR_PREFIX and exit status 2."""
 
 

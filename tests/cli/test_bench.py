@@ -54,8 +54,8 @@ def test_against_mediapipe_reports_like_for_like_ratios(shared_data: Path) -> No
     if find_reference_python() is None:
         pytest.skip("MediaPipe reference venv absent: python -m edgepose.reference.mediapipe_env --create")
     video = shared_data / "videos" / "fitness_squats_tfjs.mp4"
-    r = bench(video, "--model", "lite", "--frames", "6", "--warmup", "1", "--compare-graph", "--against",
-              "mediapipe", "--json")  # fmt: skip
+    r = bench(video, "--model", "lite", "--precision", "float", "--frames", "6", "--warmup", "1", "--compare-graph",
+              "--against", "mediapipe", "--json")  # fmt: skip
     assert r.returncode == 0, r.stderr[-2000:]
     report = json.loads(r.stdout)
     assert report["mediapipe"]["frames"] == 6 and report["mediapipe"]["frames_with_pose"] == 6

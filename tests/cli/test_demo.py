@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
+from support.broker import Subscriber
 from support.paths import REPO
 
 
@@ -22,4 +24,18 @@ def test_demo_prints_frames_and_presence(broker) -> None:
     assert "demo status online" in out
     assert "1 pose(s) score=" in out  # the astronaut walks in after 3 s of empty room
     assert "demo event ENTER" in out and "demo presence present count=1" in out
-    assert out.rstrip().splitlines()[-1] == "demo status OFFLINE"
+    lines = out.rstrip().splitlines()
+    assert lines[-2] == "demo status OFFLINE"
+    # The user's broker (here: the test's) keeps nothing of the demo (issue 12).
+    cleared = "edgepose/demo/status, edgepose/demo/presence"
+    assert lines[-1] == f"demo: cleared the retained {cleared} on 127.0.0.1:{broker.port}"
+    sub = Subscriber(broker, "edgepose/#")
+    try:
+        time.sleep(1.5)  # retained messages arrive right after subscribing
+        assert [m.topic for m in sub.messages] == []
+    finally:
+        sub.close()
+    # The stats line is readable: no Python reprs of None or of nested objects.
+    (stats,) = [line for line in lines if line.startswith("demo stats ")][:1]
+    assert "None" not in stats and "{" not in stats and "'" not in stats, stats
+    assert "fps=" in stats

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -40,6 +41,16 @@ def test_shellcheck_clean() -> None:
         pytest.skip("shellcheck not installed (Debian package 'shellcheck')")
     r = subprocess.run([shellcheck, "--severity=style", str(DEPLOY)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_ci_does_not_install_the_ssh_service() -> None:
+    # openssh-server's postinst enables and starts sshd on port 22 of a systemd machine (issue 12): CI unpacks
+    # the binary instead (.ci/unpack-sshd) and the tests run it on a loopback port.
+    ci = (REPO / ".ci/run").read_text()
+    assert "need+=(openssh-server)" not in ci and "install openssh-server" not in ci
+    assert ".ci/unpack-sshd .cache/openssh-server" in ci
+    unpack = (REPO / ".ci/unpack-sshd").read_text()
+    assert "dpkg-deb -x" in unpack and "apt-get download" in unpack
 
 
 def test_deploy_is_executable() -> None:
@@ -384,12 +395,14 @@ def test_config_option_installs_and_then_is_kept(deploy_to: Callable[..., subpro
 
 
 # --- --root (SD card) --------------------------------------------------------------------------------------------
-def fake_root(root: Path) -> Path:
-    """The bits of a Raspberry Pi OS root filesystem deploy.sh looks at (etc/, a python3.11)."""
+def fake_root(root: Path, arch: str = "aarch64") -> Path:
+    """The bits of a Raspberry Pi OS root filesystem deploy.sh looks at (etc/, a python3.11, the multiarch
+    library directory that says which CPU's wheels to ship)."""
     (root / "etc").mkdir(parents=True)
     (root / "etc/os-release").write_text("ID=debian\nVERSION_CODENAME=bookworm\n")
     (root / "etc/rpi-issue").write_text("Raspberry Pi reference 2025-05-13\n")
     (root / "usr/bin").mkdir(parents=True)
+    (root / f"usr/lib/{arch}-linux-gnu").mkdir(parents=True)
     (root / "usr/bin/python3.11").write_bytes(b"")
     (root / "usr/bin/python3").symlink_to("python3.11")
     return root
@@ -409,6 +422,8 @@ def test_root_install_leaves_an_enabled_unit(workdir: Path, source: Path, wheel:
     assert list(rel.glob("edgepose-*.whl")) and (rel / "deploy.sh").is_file() and (rel / ".firstboot").is_file()
     firstboot = (units / "edgepose-firstboot.service").read_text()
     assert f"ExecStart=/bin/bash /opt/edgepose/{release}/deploy.sh --firstboot" in firstboot
+    assert "network-online" not in firstboot  # it installs from the shipped wheels (issue 12)
+    assert_wheels_complete(rel)
     assert (root / "etc/edgepose/edgepose.toml").is_file()
 
     again = run_deploy("--root", str(root), "--source", str(source), "--wheel", str(wheel))
@@ -425,21 +440,76 @@ def test_root_install_leaves_an_enabled_unit(workdir: Path, source: Path, wheel:
         assert v.returncode == 0 and not v.stderr.strip(), v.stderr
 
 
+AARCH64 = ["manylinux_2_28_aarch64", "manylinux_2_27_aarch64", "manylinux2014_aarch64"]
+
+
+def offline_install_check(wheels: Path, wheel: Path, target: Path) -> subprocess.CompletedProcess[str]:
+    """pip's resolution of edgepose for the device (CPython 3.11 on aarch64) from `wheels` alone."""
+    platforms = [a for p in AARCH64 for a in ("--platform", p)]
+    return subprocess.run([PYTHON, "-m", "pip", "install", "--dry-run", "--no-index", "--find-links", str(wheels),
+                           *platforms, "--python-version", "3.11", "--implementation", "cp", "--only-binary=:all:",
+                           "--ignore-installed", "--target", str(target), str(wheel)],
+                          capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("PIP_")})  # fmt: skip
+
+
+def assert_wheels_complete(rel: Path) -> None:
+    """The release of a --root install carries every wheel its first boot needs: offline, nothing is missing."""
+    (wheel,) = rel.glob("edgepose-*.whl")
+    wheels = rel / "wheels"
+    names = sorted(p.name for p in wheels.glob("*.whl"))
+    assert any(n.startswith("ai_edge_litert-") and "aarch64" in n for n in names), names
+    r = offline_install_check(wheels, wheel, rel.parent / "check-target")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Would install" in r.stdout and "numpy" in r.stdout and "paho" in r.stdout.lower(), r.stdout
+    # The check can fail: without one dependency's wheel, pip cannot resolve offline.
+    partial = rel.parent / "partial-wheels"
+    shutil.copytree(wheels, partial, ignore=shutil.ignore_patterns("paho_mqtt-*"))
+    r = offline_install_check(partial, wheel, rel.parent / "check-target-2")
+    assert r.returncode != 0 and "paho" in (r.stdout + r.stderr).lower()
+    shutil.rmtree(partial)
+
+
 def test_firstboot_builds_the_venv_of_a_root_install(workdir: Path, source: Path, wheel: Path) -> None:
     """What edgepose-firstboot.service runs on the device, run here on a --root tree (as if booted from it)."""
-    root = fake_root(workdir / "sdcard-boot")
+    # A root of this machine's CPU (its wheels can be installed here), with this interpreter's Python version.
+    if platform.machine() not in ("x86_64", "aarch64") or sys.version_info[:2] != (3, 11):
+        pytest.skip(f"the offline first boot is tested on CPython 3.11, x86_64 or aarch64 (not {platform.machine()})")
+    root = fake_root(workdir / "sdcard-boot", platform.machine())
     assert run_deploy("--root", str(root), "--source", str(source), "--wheel", str(wheel)).returncode == 0
     release = os.readlink(root / "opt/edgepose/current").removeprefix("releases/")
     rel = root / "opt/edgepose/releases" / release
     firstboot = [str(rel / "deploy.sh"), "--firstboot", "--release", release, "--python", PYTHON,
                  "--prefix", str(root), "--no-os-packages"]  # fmt: skip
-    r = subprocess.run(["bash", *firstboot], capture_output=True, text=True, timeout=DEPLOY_TIMEOUT)
+    # No index and no extra find-links from this machine's pip configuration: the shipped wheels alone.
+    offline = {**{k: v for k, v in os.environ.items() if not k.startswith("PIP_")}, "PIP_NO_INDEX": "1",
+               "PIP_CONFIG_FILE": os.devnull}  # fmt: skip
+    r = subprocess.run(["bash", *firstboot], capture_output=True, text=True, timeout=DEPLOY_TIMEOUT, env=offline)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "(from the shipped wheels, offline)" in r.stdout
     assert (rel / ".complete").is_file() and not (rel / ".firstboot").exists()
     v = subprocess.run([str(root / "opt/edgepose/current/venv/bin/edgepose"), "--version"], capture_output=True)
     assert v.returncode == 0
     again = subprocess.run(["bash", *firstboot], capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "nothing to do at first boot" in again.stdout
+
+
+def test_root_without_python_is_a_clear_error(workdir: Path, source: Path) -> None:
+    root = fake_root(workdir / "sdcard-no-python")
+    for exe in ("python3", "python3.11"):
+        (root / "usr/bin" / exe).unlink()
+    r = run_deploy("--root", str(root), "--source", str(source), "--dry-run", timeout=60)
+    assert r.returncode != 0
+    assert f"no python3 in the root filesystem {root} (expected {root}/usr/bin/python3.11 or newer)" in r.stderr
+
+
+def test_root_with_python_config_beside_python_is_accepted(workdir: Path, source: Path) -> None:
+    # Debian's python3.11-dev puts python3.11-config next to python3.11; it is no interpreter (issue 12).
+    root = fake_root(workdir / "sdcard-python-config")
+    (root / "usr/bin/python3.11-config").write_bytes(b"")
+    r = run_deploy("--on-target", "--phase", "check", "--root", str(root), timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f"target python: 3.11 (in {root})" in r.stdout
 
 
 def test_root_requires_a_root_filesystem(workdir: Path, source: Path) -> None:

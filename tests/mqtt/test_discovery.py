@@ -32,7 +32,9 @@ def test_device_discovery_payload() -> None:
     m = HA_TOPIC.match(topic)
     assert m and m["component"] == "device" and m["object_id"] == "edgepose_living-room_1"
     p = json.loads(raw)
-    assert p["o"]["name"] == "edgepose" and p["o"]["sw"] == __version__ and p["o"]["url"]
+    # No placeholder home page (issue 12): the origin block has no url until the project has a public one.
+    assert p["o"] == {"name": "edgepose", "sw": __version__}
+    assert ".invalid" not in raw.decode()
     assert p["dev"]["ids"] == ["edgepose_living-room_1"] and p["dev"]["sw"] == __version__
     assert p["availability"] == [{"topic": topics.status, "payload_available": "online",
                                   "payload_not_available": "offline"}]
@@ -87,3 +89,12 @@ def test_snapshot_camera_only_when_enabled() -> None:
     assert "snapshot" not in discovery_payload(topics)["cmps"]
     cam = discovery_payload(topics, snapshot=True)["cmps"]["snapshot"]
     assert cam["p"] == "camera" and cam["topic"] == "edgepose/d/snapshot" == topics.snapshot
+
+
+def test_package_metadata_has_no_placeholder_url() -> None:
+    import tomllib
+
+    from support.paths import REPO
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert all(".invalid" not in url for url in project.get("urls", {}).values()), project.get("urls")

@@ -68,9 +68,15 @@ def test_run_with_a_bad_config_exits_78_with_one_line(tmp_path: Path, content: s
     assert "hunter2" not in res.stderr
 
 
-def test_run_with_a_bad_broker_option_exits_78(tmp_path: Path) -> None:
-    _assert_config_error(_cli("run", "--broker", "no-port-here"), "--broker")
+def test_run_with_a_missing_config_file_exits_78(tmp_path: Path) -> None:
     _assert_config_error(_cli("run", "--config", str(tmp_path / "missing.toml")), "missing.toml")
+
+
+def test_run_with_a_bad_broker_option_is_a_usage_error() -> None:
+    # A command-line mistake, not a configuration one (issue 12): 64, one line naming the option.
+    res = _cli("run", "--broker", "no-port-here")
+    assert res.returncode == 64, (res.returncode, res.stderr)
+    assert res.stderr.strip() == "edgepose run: --broker must be HOST:PORT, got 'no-port-here'"
 
 
 _SECTIONS = sorted({k.split(".")[0] for k, _, _ in iter_keys()})

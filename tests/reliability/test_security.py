@@ -117,7 +117,7 @@ def test_no_command_takes_a_password_on_the_command_line(tmp_path: Path) -> None
     assert "--config" in options and "--broker" in options  # the walk sees the subcommands' options
     assert [o for o in options if "pass" in o.lower() or "secret" in o.lower()] == []
     res = subprocess.run([*_edgepose(), "run", "--password", PASSWORD], capture_output=True, text=True, timeout=60)
-    assert res.returncode == 2 and "unrecognized arguments" in res.stderr
+    assert res.returncode == 64 and "unrecognized arguments" in res.stderr  # usage error (sysexits)
 
 
 def _edgepose() -> list[str]:

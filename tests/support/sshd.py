@@ -16,7 +16,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SSHD = Path("/usr/sbin/sshd")
+# $EDGEPOSE_TEST_SSHD (.ci/run sets it), else the binary .ci/unpack-sshd unpacked into the checkout's .cache,
+# else an installed openssh-server's.
+_UNPACKED = Path(__file__).resolve().parents[2] / ".cache/openssh-server/usr/sbin/sshd"
+SSHD = Path(os.environ.get("EDGEPOSE_TEST_SSHD") or (_UNPACKED if _UNPACKED.exists() else "/usr/sbin/sshd"))
 
 
 def free_port() -> int:
@@ -27,7 +30,7 @@ def free_port() -> int:
 
 def missing_tools() -> list[str]:
     """Names of the programs this helper needs that are not installed."""
-    missing = [] if SSHD.exists() else ["sshd (apt-get install openssh-server)"]
+    missing = [] if SSHD.exists() else ["sshd (.ci/unpack-sshd .cache/openssh-server, or openssh-server)"]
     missing += [t for t in ("ssh", "ssh-keygen") if shutil.which(t) is None]
     return missing
 
@@ -93,6 +96,7 @@ class SshServer:
                     "Subsystem sftp internal-sftp",
                     "LogLevel ERROR",
                     f"SetEnv TMPDIR={self.remote_tmp}",
+                    *self._helper_paths(),
                     "",
                 ]
             )
@@ -116,6 +120,14 @@ class SshServer:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"sshd did not listen on 127.0.0.1:{self.port} within 10 s")
+
+    @staticmethod
+    def _helper_paths() -> list[str]:
+        """OpenSSH 9.8+ runs sshd-session (10.0+: sshd-auth) from a compiled-in path; an unpacked sshd's are
+        beside it instead."""
+        lib = SSHD.parent.parent / "lib/openssh"
+        helpers = (("SshdSessionPath", "sshd-session"), ("SshdAuthPath", "sshd-auth"))
+        return [f"{key} {lib / name}" for key, name in helpers if (lib / name).exists()]
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
