@@ -50,6 +50,13 @@ class SourceError(RuntimeError):
     """A source that cannot be created or opened; the message names it and what was tried."""
 
 
+class UnreadableFileError(SourceError):
+    """A file source (video, image folder) that failed before yielding a single frame: bad data, exit 65.
+
+    Retrying cannot help a zero-byte or truncated file, unlike a camera or a stream that may come back.
+    """
+
+
 class FrameSource(ABC):
     """A camera, stream or file that yields `Frame` objects.
 
