@@ -170,7 +170,7 @@ class Daemon:
                     next_stats = now + self.cfg.stats.interval_seconds
                 if frame is None:
                     if self.capture.fatal_error is not None:
-                        raise UnreadableFileError(f"{self.capture.source.name}: {self.capture.fatal_error}")
+                        raise UnreadableFileError(self.capture.fatal_error)  # names the file
                     if self.capture.ended:
                         log.info("source ended")
                         break

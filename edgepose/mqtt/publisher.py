@@ -627,7 +627,7 @@ class Publisher:
             self._max_payload = min(self._max_payload or self._conn_largest, self._conn_largest - 1)
             self._forget_oversized()
         self._log_failure(
-            f"connection to {self.cfg.host}:{self.cfg.port} closed right after the broker accepted it "
+            f"connection to {self.cfg.host}:{self.cfg.port} lost right after the broker accepted it "
             f"({reason}); if the broker limits message sizes (Mosquitto: message_size_limit, max_packet_size), "
             f"allow at least {largest} bytes; backing off"
             + (f" and not sending messages over {self._max_payload} bytes" if self._max_payload else ""))
