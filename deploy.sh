@@ -20,6 +20,17 @@ readonly DEFAULT_MIN_FREE_MB=300
 readonly LIBEDGETPU_TAG="${LIBEDGETPU_TAG:-16.0TF2.19.1-1}"
 readonly LIBEDGETPU_VARIANT="${LIBEDGETPU_VARIANT:-std}"
 readonly LIBEDGETPU_URL_BASE="https://github.com/feranick/libedgetpu/releases/download"
+# sha256 of each pinned package, per <codename>_<arch> of LIBEDGETPU_TAG 16.0TF2.19.1-1 (docs/deploy.md says
+# where each comes from). A package without a pinned hash is not installed (unless LIBEDGETPU_SHA256 gives
+# one); a download whose hash differs aborts before anything is installed.
+readonly LIBEDGETPU_PINNED_TAG="16.0TF2.19.1-1"
+libedgetpu_pinned_sha256() {
+    case "$1" in
+        bookworm_amd64) echo 23be53c72eff4d44afc2f727700da185791d3ca0867bd0b5e082ec3a0de21925 ;;
+        bookworm_arm64) echo 46ab47310d6de120bda4678febe5eb6143f5c7d7dd17c0d017ae5f6cd67dfec5 ;;
+        *) echo "" ;;  # bookworm_armhf, trixie_*: not pinned yet
+    esac
+}
 
 # ---------------------------------------------------------------------------------------------------------------
 # Options (shared by all three sides; the workstation forwards the relevant ones).
@@ -335,10 +346,29 @@ install_libedgetpu() {
         notice "libedgetpu not installed; on the device run: curl -fLO $url && sudo apt-get install ./${url##*/}"
         return 0
     fi
+    local key want
+    key="$(os_codename)_$(dpkg --print-architecture 2>/dev/null || true)"
+    want="${LIBEDGETPU_SHA256:-}"
+    if [[ -z "$want" && "$LIBEDGETPU_TAG" == "$LIBEDGETPU_PINNED_TAG" ]]; then want="$(libedgetpu_pinned_sha256 "$key")"; fi
+    if [[ ! "$want" =~ ^[0-9a-f]{64}$ ]]; then
+        notice "no pinned sha256 for $url: not installing an unchecked package; check its hash and set LIBEDGETPU_SHA256, or install it by hand (docs/deploy.md)"
+        return 0
+    fi
     step "installing libedgetpu from $url"
-    local deb="/var/cache/apt/archives/${url##*/}"
+    local deb="${LIBEDGETPU_DOWNLOAD_DIR:-/var/cache/apt/archives}/${url##*/}"
     if have curl; then act curl -fsSL -o "$deb" "$url"; else act "$TARGET_PY" -c \
         'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' "$url" "$deb"; fi
+    if ((DRY_RUN)); then
+        say "    [dry-run] would check sha256 $want"
+    else
+        local got
+        got="$(sha256sum "$deb" | cut -d' ' -f1)"
+        if [[ "$got" != "$want" ]]; then
+            rm -f "$deb"
+            die "${url##*/}: sha256 $got, expected $want; not installed (a changed or tampered download)"
+        fi
+        say "    sha256 $got: as pinned"
+    fi
     act env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$deb"
 }
 
@@ -948,4 +978,5 @@ main() {
     fi
 }
 
-main "$@"
+# EDGEPOSE_DEPLOY_FUNCTIONS_ONLY=1: define the functions and stop (the tests call single functions).
+[[ "${EDGEPOSE_DEPLOY_FUNCTIONS_ONLY:-}" == 1 ]] || main "$@"

@@ -17,6 +17,8 @@ import math
 import os
 import re
 import socket
+import ssl
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -430,7 +432,55 @@ def _env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, st
     return sources
 
 
-def _read_password_file(key: str, path: str, what: str = "password") -> str:
+def check_private_file(key: str, path: str, what: str) -> None:
+    """Refuse a secret (password or private key file) that group or others may read, as ssh does.
+
+    Refused rather than warned about: a warning in a journal nobody reads protects nothing, and deploy.sh
+    installs /etc/edgepose/mqtt_password with mode 0600 (systemd hands it over as a 0400 credential).
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # reported by the reader with the reason
+    if stat.S_ISREG(mode) and mode & 0o044:
+        who = {0o044: "group and others", 0o004: "others", 0o040: "group"}[mode & 0o044]
+        raise ConfigError(key, f"the {what} {path!r} is readable by {who} (mode {stat.S_IMODE(mode):04o}); "
+                               f"make it private: chmod 600 {path}")
+
+
+def _check_tls_files(tls: TlsConfig) -> None:
+    """Load the CA, certificate and key as the MQTT client will, so a bad file is a configuration error (exit 78
+    before any model loads) instead of a crash at connect time."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if tls.ca_file:
+        try:
+            ctx.load_verify_locations(cafile=tls.ca_file)
+        except (ssl.SSLError, OSError, ValueError) as e:
+            raise ConfigError("mqtt.tls.ca_file", f"{tls.ca_file!r} is not a usable CA bundle (PEM): "
+                                                  f"{_ssl_reason(e)}") from None
+    if tls.cert_file:
+        check_private_file("mqtt.tls.key_file", tls.key_file, "private key file")
+        try:  # a certificate alone parses as a CA bundle: tells a bad certificate from a bad key
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=tls.cert_file)
+        except (ssl.SSLError, OSError, ValueError) as e:
+            raise ConfigError("mqtt.tls.cert_file", f"{tls.cert_file!r} is not a certificate (PEM): "
+                                                    f"{_ssl_reason(e)}") from None
+        try:
+            ctx.load_cert_chain(tls.cert_file, tls.key_file)
+        except (ssl.SSLError, OSError, ValueError) as e:
+            raise ConfigError("mqtt.tls.key_file", f"{tls.key_file!r} is not the private key (PEM, unencrypted) "
+                                                   f"of {tls.cert_file!r}: {_ssl_reason(e)}") from None
+
+
+def _ssl_reason(e: BaseException) -> str:
+    if isinstance(e, ssl.SSLError) and e.reason:
+        return str(e.reason)
+    return e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
+
+
+def _read_password_file(key: str, path: str, what: str = "password", *, check_mode: bool = True) -> str:
+    if check_mode:
+        check_private_file(key, path, f"{what} file")
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_PASSWORD_BYTES + 1)
@@ -464,23 +514,41 @@ def _resolve_password(mqtt: MqttConfig, env: Mapping[str, str]) -> Secret | None
         # The unit always loads the credential (LoadCredential= fails the start if the file is missing), so
         # deploy.sh installs it empty for brokers without a password: an empty credential means "none".
         if cred.is_file() and cred.stat().st_size > 0:
-            password = _read_password_file("mqtt (systemd credential)", str(cred))
+            # systemd makes credentials 0400 in a private directory: no mode check (a test copy may be 0644).
+            password = _read_password_file("mqtt (systemd credential)", str(cred), check_mode=False)
     if password is not None and not mqtt.username:
         raise ConfigError("mqtt.username", "a password is configured, so a user name is required")
     return Secret(password) if password is not None else None
 
 
-def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Config:
-    """Validate already-parsed TOML tables (plus environment overrides) into a `Config`."""
+def _apply_overrides(data: dict[str, Any], overrides: Mapping[str, tuple[Any, str]]) -> dict[str, str]:
+    """Merge {"section.key": (value, origin)} (command-line options) into `data`; returns {key path: origin}."""
+    sources: dict[str, str] = {}
+    for key, (value, origin) in overrides.items():
+        *tables, name = key.split(".")
+        table = data
+        for t in tables:
+            table = table.setdefault(t, {})
+            if not isinstance(table, dict):
+                raise ConfigError(t, f"must be a table, got {_type_name(table)}")
+        table[name] = value
+        sources[key] = origin
+    return sources
+
+
+def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None,
+                 overrides: Mapping[str, tuple[Any, str]] | None = None) -> Config:
+    """Validate already-parsed TOML tables (plus environment overrides, then `overrides` from command-line
+    options as {"section.key": (value, "--option")}) into a `Config`; errors name where a value came from."""
     env = os.environ if env is None else env
-    raw: dict[str, Any] = dict(data)
-    sources = _env_overrides(raw, env)
+    raw: dict[str, Any] = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+    sources = {k: f"environment variable {v}" for k, v in _env_overrides(raw, env).items()}
+    sources.update(_apply_overrides(raw, overrides or {}))
     try:
         cfg: Config = _build(Config, raw, "")
     except ConfigError as e:
         if e.key in sources:
-            raise ConfigError(e.key, f"{str(e).removeprefix(e.key + ': ')} (from environment variable "
-                                     f"{sources[e.key]})") from None
+            raise ConfigError(e.key, f"{str(e).removeprefix(e.key + ': ')} (from {sources[e.key]})") from None
         raise
     device = cfg.device if cfg.device.id else DeviceConfig(id=default_device_id())
     mqtt = cfg.mqtt
@@ -495,6 +563,8 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
         path = getattr(mqtt.tls, name)
         if path and not os.path.isfile(path):
             raise ConfigError(f"mqtt.tls.{name}", f"file not found: {path!r}")
+    if mqtt.tls.enabled:
+        _check_tls_files(mqtt.tls)
     client_id = mqtt.client_id or f"edgepose-{device.id}"[:64]
     mqtt = dataclasses.replace(mqtt, client_id=client_id, password=_resolve_password(mqtt, env))
     return cfg.replace(device=device, mqtt=mqtt, live_view=_resolve_live_view(cfg.live_view))
@@ -518,8 +588,9 @@ def _resolve_live_view(lv: LiveViewConfig) -> LiveViewConfig:
     return dataclasses.replace(lv, token=Secret(token) if token is not None else None)
 
 
-def load_config(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a TOML file (None: defaults plus environment)."""
+def load_config(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, tuple[Any, str]] | None = None) -> Config:
+    """Read and validate a TOML file (None: defaults plus environment; `overrides` as in `parse_config`)."""
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -535,7 +606,7 @@ def load_config(path: str | os.PathLike[str] | None, env: Mapping[str, str] | No
             raise ConfigError("", f"cannot read {os.fspath(path)}: {reason}") from None
         except RecursionError:
             raise ConfigError("", f"{os.fspath(path)}: invalid TOML: nested too deeply") from None
-    return parse_config(data, env)
+    return parse_config(data, env, overrides)
 
 
 # ---------------------------------------------------------------------------------------------------------

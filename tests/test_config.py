@@ -120,6 +120,7 @@ def test_environment_overrides_are_parsed_and_validated(tmp_path: Path) -> None:
 def test_password_sources_and_redaction(tmp_path: Path) -> None:
     pw_file = tmp_path / "pw"
     pw_file.write_text(PASSWORD + "\n")
+    pw_file.chmod(0o600)  # a secret readable by others is refused
     from_file = parse_config({"mqtt": {"username": "u", "password_file": str(pw_file)}}, env={})
     from_env = parse_config({"mqtt": {"username": "u", "password_env": "MQTT_PW"}}, env={"MQTT_PW": PASSWORD})
     creds = tmp_path / "creds"
@@ -181,6 +182,7 @@ def test_config_check_missing_file(tmp_path: Path) -> None:
 def test_config_check_never_prints_the_password(tmp_path: Path) -> None:
     pw = tmp_path / "pw"
     pw.write_text(PASSWORD)
+    pw.chmod(0o600)  # a secret readable by others is refused
     good = tmp_path / "good.toml"
     good.write_text(f"[mqtt]\nusername = 'u'\npassword_file = '{pw}'\n")
     res = run_cli("config", "check", str(good))

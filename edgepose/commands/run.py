@@ -1,5 +1,5 @@
-"""`edgepose run`: the daemon. Options override the config file (via the EDGEPOSE_* environment keys, so
-they are validated exactly like the file)."""
+"""`edgepose run`: the daemon. Options override the config file and the EDGEPOSE_* environment (they are
+validated exactly like the file, and an error names the option)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ import sys
 import threading
 from typing import Any
 
-from edgepose.cli import EXIT_CONFIG, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
+from edgepose.cli import EXIT_CONFIG, EXIT_DATAERR, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
 from edgepose.config import Config, ConfigError, load_config
 
 log = logging.getLogger("edgepose.run")
 
-# option → configuration key, as the environment variable that overrides it
+# option → configuration key it overrides
 OVERRIDES: dict[str, str] = {
-    "source": "EDGEPOSE_SOURCE_URI",
-    "device_id": "EDGEPOSE_DEVICE_ID",
-    "model": "EDGEPOSE_ENGINE_MODEL",
-    "precision": "EDGEPOSE_ENGINE_PRECISION",
-    "backend": "EDGEPOSE_ENGINE_BACKEND",
-    "pace": "EDGEPOSE_SOURCE_PACE",
-    "models_dir": "EDGEPOSE_ENGINE_MODELS_DIR",
-    "stats_interval": "EDGEPOSE_STATS_INTERVAL_SECONDS",
+    "source": "source.uri",
+    "device_id": "device.id",
+    "model": "engine.model",
+    "precision": "engine.precision",
+    "backend": "engine.backend",
+    "pace": "source.pace",
+    "models_dir": "engine.models_dir",
+    "stats_interval": "stats.interval_seconds",
 }
 
 
@@ -62,30 +62,43 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def override_env(args: argparse.Namespace, env: dict[str, str]) -> dict[str, str]:
-    out = dict(env)
+def overrides(args: argparse.Namespace) -> dict[str, tuple[object, str]]:
+    """The options given, as {"section.key": (value, "--option")} for `load_config`."""
+    out: dict[str, tuple[object, str]] = {}
     for option, key in OVERRIDES.items():
         value = getattr(args, option)
         if value is not None:
-            out[key] = str(value)
+            out[key] = (value, "--" + option.replace("_", "-"))
     if args.loop:
-        out["EDGEPOSE_SOURCE_LOOP"] = "true"
+        out["source.loop"] = (True, "--loop")
     if args.broker:
         host, sep, port = args.broker.rpartition(":")
         if not sep or not host or not port:
             raise CommandError(f"--broker must be HOST:PORT, got {args.broker!r}", EXIT_USAGE)
-        out["EDGEPOSE_MQTT_HOST"] = host.strip("[]")
-        out["EDGEPOSE_MQTT_PORT"] = port
+        if not port.isdigit():
+            raise CommandError(f"--broker: the port must be a number, got {port!r}", EXIT_USAGE)
+        out["mqtt.host"] = (host.strip("[]"), "--broker")
+        out["mqtt.port"] = (int(port), "--broker")
     return out
 
 
+def on_sighup(signum: int, _frame: Any) -> None:
+    # Not a reload: the engine, the source and the MQTT session are built from the configuration at start, and
+    # rebuilding them in place is where a daemon goes wrong. systemd has no ExecReload for this unit either.
+    log.warning("received SIGHUP: ignored; the configuration is read at start only (systemctl restart edgepose)")
+
+
 def run(args: argparse.Namespace) -> int:
+    if threading.current_thread() is threading.main_thread():
+        # First, before anything slow: Python's default for SIGHUP ends the process with status 129, which
+        # systemd counts as a clean exit (Restart=on-failure would not bring the daemon back).
+        signal.signal(signal.SIGHUP, on_sighup)
     try:
-        cfg = load_config(args.config, override_env(args, dict(os.environ)))
+        cfg = load_config(args.config, overrides=overrides(args))
     except ConfigError as e:
         raise CommandError(f"invalid configuration: {' '.join(str(e).split())}", EXIT_CONFIG) from None
     from edgepose.daemon.runner import Daemon, StartupError
-    from edgepose.io.sources import SourceError
+    from edgepose.io.sources import SourceError, UnreadableFileError
     from edgepose.live_view import LiveViewError
 
     if not logging.getLogger().isEnabledFor(logging.INFO):
@@ -105,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"cannot start: {e}", EXIT_CONFIG) from None
     except LiveViewError as e:
         raise CommandError(f"cannot start the live view: {e}", e.exit_status) from None
+    except UnreadableFileError as e:
+        raise CommandError(f"cannot read the source: {e}", EXIT_DATAERR) from None
     except SourceError as e:
         raise CommandError(f"cannot open the source: {e}", EXIT_UNAVAILABLE) from None
     if args.summary and daemon.final_stats is not None:

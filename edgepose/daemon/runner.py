@@ -27,7 +27,7 @@ from edgepose.errors import EXIT_CONFIG, EdgeposeError
 from edgepose.filters.one_euro import OneEuroParams
 from edgepose.filters.pose_smoothing import PoseSmoother
 from edgepose.io.capture import CaptureThread
-from edgepose.io.sources import open_source
+from edgepose.io.sources import UnreadableFileError, open_source
 from edgepose.mqtt import contract
 from edgepose.mqtt.publisher import Publisher
 
@@ -170,7 +170,8 @@ class Daemon:
         self._publish_presence(None)  # retained "absent" until a person is seen
         src = self.cfg.source
         source = open_source(src.uri, width=src.width, height=src.height, fps=src.fps, loop=src.loop, pace=src.pace)
-        self.capture = CaptureThread(source, on_eof="reopen" if src.loop else "stop").start()
+        self.capture = CaptureThread(source, on_eof="reopen" if src.loop else "stop",
+                                     fail_before_first_frame=not source.live).start()
 
     # ---- the loop --------------------------------------------------------------------------------------
 
@@ -196,6 +197,8 @@ class Daemon:
                     self._publish_stats()
                     next_stats = now + self.cfg.stats.interval_seconds
                 if frame is None:
+                    if self.capture.fatal_error is not None:
+                        raise UnreadableFileError(self.capture.fatal_error)  # names the file
                     if self.capture.ended:
                         log.info("source ended")
                         break
@@ -338,3 +341,6 @@ class Daemon:
             if self.engine is not None and self.capture is not None:
                 self.final_stats = self.stats()
             self.publisher.close(timeout=3.0)
+            if self.final_stats is not None:  # close() settles the frames the broker had not yet confirmed
+                c = self.publisher.counters
+                self.final_stats["mqtt"].update(frames_published=c.frames_published, frames_dropped=c.frames_dropped)

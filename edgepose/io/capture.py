@@ -125,6 +125,7 @@ class CaptureThread:
         max_bad_frames: int = 30,
         stable_after: float = 10.0,
         rng: random.Random | None = None,
+        fail_before_first_frame: bool = False,
     ) -> None:
         if mode not in ("auto", "latest", "all"):
             raise ValueError(f"mode must be 'auto', 'latest' or 'all', got {mode!r}")
@@ -141,6 +142,9 @@ class CaptureThread:
         self._on_eof = on_eof
         self._max_bad_frames = max_bad_frames
         self._stable_after = stable_after
+        # A file that fails before its first frame is bad data: the thread ends and `fatal_error` says why.
+        self._fail_fast = fail_before_first_frame
+        self.fatal_error: str | None = None
 
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -402,6 +406,15 @@ class CaptureThread:
     ) -> None:
         """Record a failure, close the source and wait out the backoff (interrupted by stop)."""
         message = str(error) if isinstance(error, SourceError) else f"{type(error).__name__}: {error}"
+        if self._fail_fast and not self._first_frame.is_set():
+            with self._cond:
+                self._failures += 0 if already_counted else 1
+                self._last_error, self._last_error_at = message, time.monotonic()
+                self.fatal_error = message
+                self._set_state(ENDED, f"{message}; a file is not retried", logging.ERROR)
+                self._cond.notify_all()
+            self._stop.set()
+            return
         delay = self._backoff.next()
         with self._cond:
             if not already_counted:

@@ -53,6 +53,13 @@ class SourceError(EdgeposeError, RuntimeError):
     exit_status = EXIT_UNAVAILABLE
 
 
+class UnreadableFileError(SourceError):
+    """A file source (video, image folder) that failed before yielding a single frame: bad data, exit 65.
+
+    Retrying cannot help a zero-byte or truncated file, unlike a camera or a stream that may come back.
+    """
+
+
 class FrameSource(ABC):
     """A camera, stream or file that yields `Frame` objects.
 

@@ -123,15 +123,21 @@ def split_topic(topic: str, prefix: str) -> tuple[str, str] | None:
 
 @dataclass(frozen=True)
 class PresenceState:
-    """The retained presence state: `since` = wall-clock seconds when the current state began (None: unknown)."""
+    """The retained presence state: `since` = wall-clock seconds when the current state began (None: unknown).
+
+    `stopped`: retained by a clean stop (absent, count 0): nobody is watching, so this is no observation.
+    """
 
     present: bool
     count: int
     since: float | None
+    stopped: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"v": PAYLOAD_VERSION, "present": self.present, "count": self.count,
-                "since": _round_ts(self.since)}
+        d = {"v": PAYLOAD_VERSION, "present": self.present, "count": self.count, "since": _round_ts(self.since)}
+        if self.stopped:
+            d["stopped"] = True
+        return d
 
 
 @dataclass(frozen=True)
@@ -318,7 +324,7 @@ def parse_presence(payload: bytes | str) -> PresenceState:
         raise ValueError("presence field 'count' is negative")
     since = _field(obj, "since", (int, float), "presence", nullable=True)
     return PresenceState(present=_field(obj, "present", bool, "presence"), count=count,
-                         since=None if since is None else float(since))
+                         since=None if since is None else float(since), stopped=obj.get("stopped") is True)
 
 
 def parse_event(payload: bytes | str) -> PresenceEvent:

@@ -5,8 +5,14 @@ Design (docs/mqtt.md, "Delivery guarantees"):
 * paho runs its network loop in its own thread (`connect_async` + `loop_start`); a second small thread, the
   *sender*, hands every QoS 1 message to paho, so neither the pose loop nor paho's callbacks ever wait on the
   other (paho calls `on_publish` with its message lock held: publishing from there invites deadlocks).
-* Pose frames (QoS 0) are published only while connected and while paho's outgoing buffer is short; otherwise
-  they are dropped and counted. With MQTT 5 they carry a message expiry.
+* Pose frames (QoS 0) are published only while connected, while paho's outgoing buffer is short and while the
+  broker answers: a small PINGREQ probe goes out every `PROBE_INTERVAL` while frames flow, and a probe left
+  unanswered for half of `pose_expiry_seconds` means the link is stalled (a stopped broker, a dead route: the
+  kernel's socket buffers would otherwise take seconds of frames and deliver them late). A frame counts as
+  published once a probe sent after it was answered (the broker reads a connection in order), and as dropped
+  if the connection died first, so `seq` gaps and `frames_dropped` agree. A frame larger than the broker's
+  MQTT 5 Maximum Packet Size, or than a payload the broker refused as too large, is dropped and counted.
+  With MQTT 5 frames carry a message expiry.
 * Presence events wait in our own bounded deque and go to paho **one at a time** (stop-and-wait): the next
   event is handed over only after the broker acknowledged the previous one. An event handed over before a
   connection loss stays in paho's store and paho resends it first on reconnection, so events stay in order
@@ -26,6 +32,7 @@ import functools
 import logging
 import random
 import ssl
+import struct
 import threading
 import time
 from collections import deque
@@ -35,8 +42,10 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from edgepose.config import HomeAssistantConfig, MqttConfig
 from edgepose.mqtt import contract, discovery
@@ -55,6 +64,15 @@ MAX_CONTROL_PAYLOAD = 64
 MAX_INCOMING_PACKET = 64 * 1024
 _AUTH_REASONS = {134, 135, 140}  # bad user name or password, not authorized, bad authentication method
 _UNSUPPORTED_PROTOCOL = 132
+# PUBACK reasons a size limit produces: Mosquitto's message_size_limit answers 0x97 (quota exceeded), 0x83
+# (implementation specific) or 0x95 (packet too large, not a valid PUBACK code: see _PahoClient).
+_SIZE_REASONS = {0x83, 0x95, 0x97}
+# A liveness probe (PINGREQ) goes out this often while pose frames flow.
+PROBE_INTERVAL = 0.25
+# A connection closed sooner than this after its CONNACK counts as a failed attempt (the backoff keeps growing).
+STABLE_SECONDS = 2.0
+# MQTT PUBLISH overhead beyond payload and topic: fixed header (≤5), topic length 2, properties (expiry) ≤ 10.
+_PUBLISH_OVERHEAD = 17
 
 
 @dataclass
@@ -84,6 +102,8 @@ class _PahoClient(mqtt.Client):
 
     edgepose_attempts = 0
     edgepose_last_error: BaseException | None = None
+    edgepose_on_pingresp: Callable[[], None] | None = None
+    edgepose_raw_reason: dict[int, int]  # mid -> PUBACK reason byte paho could not decode (set per client)
 
     def reconnect(self) -> MQTTErrorCode:
         self.edgepose_attempts += 1
@@ -93,6 +113,43 @@ class _PahoClient(mqtt.Client):
         except OSError as e:  # includes socket.gaierror, ConnectionRefusedError and ssl.SSLError
             self.edgepose_last_error = e
             raise
+
+    def _handle_pingresp(self) -> MQTTErrorCode:
+        rc = super()._handle_pingresp()
+        if self.edgepose_on_pingresp is not None:
+            self.edgepose_on_pingresp()
+        return rc
+
+    def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
+        # Mosquitto 2.0 answers a publish over its message_size_limit with PUBACK reason 0x95, which MQTT 5 does
+        # not allow in a PUBACK; paho then calls the packet malformed and drops the connection, and resends the
+        # same message after the reconnect: a loop that delivered one event 18 times. Read it as a refusal.
+        try:
+            return super()._handle_pubackcomp(cmd)  # type: ignore[misc]
+        except MalformedPacket:
+            packet = self._in_packet["packet"]
+            if cmd != "PUBACK" or self._protocol != MQTTProtocolVersion.MQTTv5 or len(packet) < 3:
+                raise
+            mid = struct.unpack("!H", packet[:2])[0]
+            self.edgepose_raw_reason = {mid: packet[2]}
+            with self._out_message_mutex:
+                if mid in self._out_messages:
+                    return self._do_on_publish(mid, ReasonCode(PacketTypes.PUBACK, identifier=0x80),
+                                               Properties(PacketTypes.PUBACK))
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def edgepose_send_probe(self) -> bool:
+        """Queue a PINGREQ without touching paho's own keep-alive bookkeeping (`_ping_t`)."""
+        return self._send_simple_command(mqtt.PINGREQ) == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def edgepose_forget_larger_than(self, limit: int) -> list[int]:
+        """Drop stored messages with a payload over `limit` bytes (paho would resend them first on every
+        reconnect, into the same refusal); returns their mids. Called between connections."""
+        with self._out_message_mutex:  # an RLock: safe from paho's own callbacks
+            mids = [mid for mid, m in self._out_messages.items() if len(m.payload) > limit]
+            for mid in mids:
+                del self._out_messages[mid]
+        return mids
 
     def edgepose_fallback_v311(self) -> None:
         # paho fixes the protocol at construction; switching it before the next CONNECT is the least invasive
@@ -168,6 +225,21 @@ class Publisher:
         # mids acknowledged before the sender registered them (monotonic time of the ack), see _take_early_ack.
         self._early_acks: dict[int, float] = {}
         self._ever_connected = False
+        # Frame accounting (see the module docstring); guarded by self._frames_lock.
+        self._frames_lock = threading.Lock()
+        self._unconfirmed = 0  # frames handed to paho after the outstanding probe (or since the last answer)
+        self._probe_frames = 0  # frames handed to paho before the outstanding probe
+        self._probe_sent: float | None = None  # monotonic time of the outstanding probe
+        self._last_probe = 0.0
+        self._stalled_logged = False
+        self._stall_after = self.cfg.pose_expiry_seconds / 2.0
+        self._max_packet: int | None = None  # the broker's MQTT 5 Maximum Packet Size
+        self._max_payload: int | None = None  # smallest payload the broker refused as too large, minus one
+        self._sizes: dict[int, tuple[str, int]] = {}  # mid -> (topic, payload bytes) of tracked QoS 1 messages
+        self._connected_at = 0.0
+        self._quick_deaths = 0
+        self._frame_bytes = 0  # largest pose payload so far
+        self._conn_largest = 0  # largest payload handed over on the current connection
 
         self._connected = threading.Event()
         self._stop = threading.Event()
@@ -208,6 +280,8 @@ class Publisher:
         client.on_disconnect = _guard(self._on_disconnect)
         client.on_publish = _guard(self._on_publish)
         client.on_message = _guard(self._on_message)
+        client.edgepose_on_pingresp = self._on_pingresp
+        client.edgepose_raw_reason = {}
         return client
 
     def start(self) -> Publisher:
@@ -264,10 +338,19 @@ class Publisher:
         """Publish one processed frame (QoS 0); False if it was dropped (disconnected or slow link)."""
         self._seq += 1
         seq = self._seq
-        if not self._connected.is_set() or len(getattr(self._client, "_out_packet", ())) > MAX_OUT_PACKETS:
+        now = time.monotonic()
+        if not self._connected.is_set() or len(getattr(self._client, "_out_packet", ())) > MAX_OUT_PACKETS \
+                or self._stalled(now):
             self.counters.frames_dropped += 1
             return False
         payload = contract.pose_payload(frame, seq, capture_ts, time.time())
+        self._frame_bytes = max(self._frame_bytes, len(payload))
+        if not self._fits(self.topics.pose, payload):
+            self.counters.frames_dropped += 1
+            self._log_ignored("frame-size", f"pose frames of {len(payload)} bytes are larger than the broker "
+                                            f"accepts; dropping them (raise the broker's limit: Mosquitto's "
+                                            f"max_packet_size / message_size_limit)")
+            return False
         props = None
         if self._client.protocol == MQTTProtocolVersion.MQTTv5:
             props = Properties(PacketTypes.PUBLISH)
@@ -276,8 +359,60 @@ class Publisher:
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             self.counters.frames_dropped += 1
             return False
-        self.counters.frames_published += 1
+        self._conn_largest = max(self._conn_largest, len(payload))
+        with self._frames_lock:
+            self._unconfirmed += 1
+        self._maybe_probe(now)
         return True
+
+    def _maybe_probe(self, now: float) -> None:
+        """Send a probe covering the frames handed over since the last one, at most every PROBE_INTERVAL."""
+        with self._frames_lock:
+            if self._unconfirmed and self._probe_sent is None and now - self._last_probe >= PROBE_INTERVAL \
+                    and self._connected.is_set() and self._client.edgepose_send_probe():
+                self._probe_frames, self._unconfirmed = self._unconfirmed, 0
+                self._probe_sent = self._last_probe = now
+
+    def _stalled(self, now: float) -> bool:
+        """Has a probe gone unanswered for longer than half the frames' expiry (the broker does not read)?"""
+        sent = self._probe_sent
+        if sent is None or now - sent <= self._stall_after:
+            return False
+        if not self._stalled_logged:
+            self._stalled_logged = True
+            log.warning("MQTT: %s:%d has not answered for %.1f s; dropping pose frames until it does",
+                        self.cfg.host, self.cfg.port, now - sent)
+        return True
+
+    def _fits(self, topic: str, payload: bytes) -> bool:
+        """Within the broker's announced Maximum Packet Size and under any payload size it refused?"""
+        if self._max_payload is not None and len(payload) > self._max_payload:
+            return False
+        limit = self._max_packet
+        return limit is None or len(payload) + len(topic.encode()) + _PUBLISH_OVERHEAD <= limit
+
+    def _on_pingresp(self) -> None:
+        # paho's thread: the broker has read everything sent before the probe.
+        with self._frames_lock:
+            if self._probe_sent is None:
+                return
+            self.counters.frames_published += self._probe_frames
+            self._probe_frames = 0
+            self._probe_sent = None
+        if self._stalled_logged:
+            self._stalled_logged = False
+            log.info("MQTT: %s:%d answers again; pose frames resume", self.cfg.host, self.cfg.port)
+
+    def _settle_frames(self, delivered: bool) -> None:
+        """Every frame handed over so far was read by the broker (delivered) or lost with the connection."""
+        with self._frames_lock:
+            n = self._probe_frames + self._unconfirmed
+            self._probe_frames = self._unconfirmed = 0
+            self._probe_sent = None
+            if delivered:
+                self.counters.frames_published += n
+            else:
+                self.counters.frames_dropped += n
 
     def publish_presence(self, state: PresenceState, event: PresenceEvent | None = None) -> None:
         """Record the presence state (retained, latest wins) and queue an event (delivered once, in order).
@@ -323,28 +458,38 @@ class Publisher:
         if self._started:
             self._sender.join(timeout)
             if self._connected.is_set():
+                # A clean stop retains "absent, stopped" (docs/mqtt.md): a retained `present: true` next to
+                # `offline` would be read as a fact by the next subscriber. Sent before `offline`, in order.
+                stopped = contract.PresenceState(present=False, count=0, since=time.time(), stopped=True)
+                self._client.publish(self.topics.presence, contract.presence_payload(stopped), qos=1,
+                                     retain=True)
                 info = self._client.publish(self.topics.status, contract.status_payload(False), qos=1,
                                             retain=True)
                 try:
                     info.wait_for_publish(timeout)
                 except (RuntimeError, ValueError):
                     pass  # the connection died meanwhile: the broker's will says offline
+                # Its PUBACK means the broker read every frame before it (one connection is read in order).
+                self._settle_frames(delivered=info.is_published())
             with self._lock:
                 lost = len(self._events)
             if lost:
                 log.warning("MQTT: %d presence event(s) not delivered at shutdown", lost)
             self._client.disconnect()
             self._client.loop_stop()
+        self._settle_frames(delivered=False)
         self._connected.clear()
 
     # ------------------------------------------------------------------------------------------- sender
 
     def _sender_loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(1.0)
+            # While frames wait for their confirmation, wake often enough to probe for it (frames may pause).
+            self._wake.wait(PROBE_INTERVAL if self._unconfirmed else 1.0)
             self._wake.clear()
             if self._stop.is_set():
                 break
+            self._maybe_probe(time.monotonic())
             try:
                 self._pump()
             except Exception:  # a bug here must not silently kill delivery forever
@@ -363,7 +508,12 @@ class Publisher:
             client.publish(self.topics.status, contract.status_payload(True), qos=1, retain=True)
         if disc and self.ha.discovery:
             topic, payload = discovery.discovery_message(self.topics, self.ha.prefix, **self._discovery_kwargs)
-            client.publish(topic, payload, qos=1, retain=True)
+            if self._fits(topic, payload):
+                self._track(client.publish(topic, payload, qos=1, retain=True), topic, payload)
+            else:
+                self._log_ignored("discovery-size", f"the Home Assistant discovery config ({len(payload)} bytes) "
+                                                    f"is larger than the broker accepts; not sent (raise the "
+                                                    f"broker's max_packet_size / message_size_limit)")
         if announce and self.ha.discovery:
             client.subscribe(discovery.ha_status_topic(self.ha.prefix), qos=0)
 
@@ -373,6 +523,7 @@ class Publisher:
                 self._state_dirty = False
         if state is not None:
             info = client.publish(self.topics.presence, state, qos=1, retain=True)
+            self._track(info, self.topics.presence, state)
             with self._lock:
                 if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
                     self._state_dirty = True
@@ -391,6 +542,7 @@ class Publisher:
             head = self._events[0] if (self._events and self._event_mid is None) else None
         if head is not None:
             info = client.publish(self.topics.event, head, qos=1, retain=False)
+            self._track(info, self.topics.event, head)
             with self._lock:
                 if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
                     pass  # paho's store is full: try again on the next wake-up
@@ -402,6 +554,14 @@ class Publisher:
                     # Even with rc=NO_CONN paho keeps the message and resends it after reconnecting.
                     self._event_mid = info.mid
 
+    def _track(self, info: mqtt.MQTTMessageInfo, topic: str, payload: bytes) -> None:
+        """Remember the size of a QoS 1 message, so that a refusal for its size can be explained and honoured."""
+        with self._lock:
+            if len(self._sizes) > 256:
+                self._sizes.clear()
+            self._sizes[info.mid] = (topic, len(payload))
+        self._conn_largest = max(self._conn_largest, len(payload))
+
     def _take_early_ack(self, mid: int) -> bool:
         """Under self._lock: was `mid` acknowledged before the sender recorded it?"""
         t = self._early_acks.pop(mid, None)
@@ -411,10 +571,13 @@ class Publisher:
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if not reason.is_failure:
+            limit = getattr(props, "MaximumPacketSize", None) if props is not None else None
+            self._max_packet = int(limit) if limit else None
+            self._connected_at = time.monotonic()
+            self._conn_largest = 0
             with self._lock:
-                self._failures = 0
+                # _failures is reset only once the connection proved stable (see _on_disconnect).
                 self._auth_failed = False
-                self._last_failure = ""
                 self._need_announce = True
                 self._state_dirty = self._state is not None
                 self.counters.connections += 1
@@ -422,7 +585,9 @@ class Publisher:
                     self.counters.reconnects += 1
                 self._ever_connected = True
             self._connected.set()
-            log.info("MQTT: connected to %s:%d (MQTT %s)", self.cfg.host, self.cfg.port, self.protocol)
+            log.log(logging.DEBUG if self._quick_deaths else logging.INFO, "MQTT: connected to %s:%d (MQTT %s)%s",
+                    self.cfg.host, self.cfg.port, self.protocol,
+                    f", broker's maximum packet size {self._max_packet} bytes" if self._max_packet else "")
             self._wake.set()
             return
         self.counters.connection_failures += 1
@@ -441,6 +606,7 @@ class Publisher:
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         self.counters.connection_failures += 1
+        self._quick_deaths = 0  # the broker is unreachable now: a different problem, logged as such
         err = self._client.edgepose_last_error
         self._log_failure(f"cannot connect to {self.cfg.host}:{self.cfg.port}: {describe_connect_error(err)}",
                           logging.ERROR if isinstance(err, ssl.SSLError) else logging.WARNING)
@@ -449,11 +615,61 @@ class Publisher:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
+        self._settle_frames(delivered=False)  # frames the broker had not confirmed died with the connection
         if self._stop.is_set():
             return
-        if was_connected:
+        if not was_connected:
+            self._backoff(lost=False)
+            return
+        uptime = time.monotonic() - self._connected_at
+        if uptime >= STABLE_SECONDS:
+            self._failures = 0
+            self._quick_deaths = 0
+            if self._max_packet is None:
+                self._max_payload = None  # a guess from quick deaths (or a refusal) is tried again
+            self._last_failure = ""
             log.warning("MQTT: connection to %s:%d lost (%s); reconnecting", self.cfg.host, self.cfg.port, reason)
-        self._backoff(lost=was_connected)
+            self._backoff(lost=True)
+            return
+        # Closed right after the broker accepted us: typically something we send breaks one of its limits.
+        # Count it as a failed attempt so that the backoff keeps growing instead of reconnecting every second.
+        self._quick_deaths += 1
+        largest = self._largest_message()
+        if self._quick_deaths >= 2 and self._conn_largest > 64:
+            # Twice in a row, with the broker up in between (a refused attempt resets the count): without a
+            # stated limit (MQTT 3.1.1, or a broker that does not announce one) the largest message of the
+            # connection is the suspect. Nothing that large is sent again (until a connection stays up for
+            # STABLE_SECONDS and then ends), so status, state and events get through instead of the daemon dying
+            # on the same message forever.
+            self._max_payload = min(self._max_payload or self._conn_largest, self._conn_largest - 1)
+            self._forget_oversized()
+        self._log_failure(
+            f"connection to {self.cfg.host}:{self.cfg.port} lost right after the broker accepted it "
+            f"({reason}); if the broker limits message sizes (Mosquitto: message_size_limit, max_packet_size), "
+            f"allow at least {largest} bytes; backing off"
+            + (f" and not sending messages over {self._max_payload} bytes" if self._max_payload else ""))
+        self._backoff(lost=False)
+
+    def _forget_oversized(self) -> None:
+        assert self._max_payload is not None
+        forgotten = self._client.edgepose_forget_larger_than(self._max_payload)
+        with self._lock:
+            if self._event_mid in forgotten:  # an event that large could never be delivered
+                self._event_mid = None
+                if self._events:
+                    self._events.popleft()
+                    self.counters.events_dropped += 1
+            if self._state_mid in forgotten:
+                self._state_mid = None
+        if forgotten:
+            self._wake.set()
+
+    def _largest_message(self) -> int:
+        """Bytes of the largest message this daemon publishes (the discovery config, or a typical frame)."""
+        sizes = [n for _t, n in self._sizes.values()] + [self._frame_bytes]
+        if self.ha.discovery:
+            sizes.append(len(discovery.discovery_message(self.topics, self.ha.prefix, **self._discovery_kwargs)[1]))
+        return max(sizes) + 64
 
     def _backoff(self, lost: bool) -> None:
         cfg = self.cfg
@@ -478,8 +694,20 @@ class Publisher:
         # Called by paho with its message lock held: only bookkeeping here, the sender does the publishing.
         # Checked first: a refused status or discovery publish (untracked below) must be reported too.
         if reason is not None and getattr(reason, "is_failure", False):
-            self._log_ignored("puback", f"broker rejected a publish: {reason} (ACL?)")
+            code = self._client.edgepose_raw_reason.pop(mid, int(getattr(reason, "value", 0)))
+            with self._lock:
+                topic, size = self._sizes.get(mid, ("", 0))
+            if code in _SIZE_REASONS and size:
+                # Honour it: nothing of this size or larger goes out again on this broker.
+                self._max_payload = min(self._max_payload or size, size - 1)
+                self._log_ignored("puback-size", f"broker refused a {size}-byte message on {topic!r} (reason "
+                                                 f"0x{code:02x}): it limits message sizes; raise the broker's "
+                                                 f"message_size_limit (Mosquitto) to at least "
+                                                 f"{self._largest_message()} bytes")
+            else:
+                self._log_ignored("puback", f"broker rejected a publish: {reason} (ACL?)")
         with self._lock:
+            self._sizes.pop(mid, None)
             if mid == self._event_mid:
                 self._event_mid = None
                 if self._events:

@@ -11,6 +11,7 @@ already installed here are reused (as Raspberry Pi OS's numpy and picamera2 are 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -566,3 +567,39 @@ def test_usage_errors(source: Path) -> None:
     assert r.returncode == 64 and "unknown option: --frobnicate" in r.stderr
     r = run_deploy("host", "--prefix", "relative/dir", timeout=30)
     assert r.returncode == 64 and "--prefix must be an absolute path" in r.stderr
+
+
+def _install_libedgetpu(tmp_path: Path, codename: str, arch: str, payload: bytes,
+                        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """deploy.sh's install_libedgetpu with the download and apt-get replaced (no network, nothing installed):
+    `curl` writes `payload`, the `env … apt-get install` step only records that it was reached."""
+    (tmp_path / "payload").write_bytes(payload)
+    script = f"""
+EDGEPOSE_DEPLOY_FUNCTIONS_ONLY=1 . {DEPLOY}
+pkg_installed() {{ return 1; }}
+can_install_packages() {{ return 0; }}
+os_codename() {{ printf %s {codename}; }}
+dpkg() {{ printf '%s\\n' {arch}; }}
+curl() {{ cp {tmp_path}/payload "$3"; }}
+act() {{ if [[ "$1" == env ]]; then echo "APT-GET CALLED: $*"; else "$@"; fi; }}  # never the real apt-get
+install_libedgetpu
+"""
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "LIBEDGETPU_DOWNLOAD_DIR": str(tmp_path), **(env or {})})
+
+
+def test_libedgetpu_hash_mismatch_aborts_before_install(tmp_path: Path) -> None:
+    """Issue 15 #9: the package was installed without checking its hash."""
+    r = _install_libedgetpu(tmp_path, "bookworm", "arm64", b"not the package")
+    assert r.returncode != 0
+    assert "sha256" in r.stderr and "expected 46ab4731" in r.stderr, r.stderr
+    assert "APT-GET CALLED" not in r.stdout
+    assert not list(tmp_path.glob("*.deb")), "the bad download is removed"
+    # An architecture without a pinned hash is not downloaded at all.
+    r = _install_libedgetpu(tmp_path, "trixie", "armhf", b"x")
+    assert r.returncode == 0 and "no pinned sha256" in r.stdout and "APT-GET CALLED" not in r.stdout
+    # A hash given by the user is checked the same way; a match goes on to apt-get.
+    good = hashlib.sha256(b"checked by the user").hexdigest()
+    r = _install_libedgetpu(tmp_path, "trixie", "armhf", b"checked by the user", {"LIBEDGETPU_SHA256": good})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "APT-GET CALLED: env DEBIAN_FRONTEND=noninteractive apt-get install" in r.stdout, r.stdout

@@ -92,6 +92,7 @@ def test_port_in_use_and_foreign_address_fail_the_start(broker, dance_video: Pat
 
     token = tmp_path / "token"
     token.write_text("0123456789abcdef\n")
+    token.chmod(0o600)  # a secret readable by others is refused
     cfg = daemon_config(tmp_path / "foreign.toml", port=broker.port, source=dance_video, device="foreign",
                         sections={"live_view": {"enabled": True, "bind": "192.0.2.7", "port": free_port(),
                                                 "token_file": str(token)}})
@@ -113,6 +114,7 @@ def test_port_in_use_and_foreign_address_fail_the_start(broker, dance_video: Pat
 def test_bad_live_view_settings(table: dict[str, object], message: str, tmp_path: Path) -> None:
     if table.get("token_file") == "SHORT":
         (tmp_path / "t").write_text("abc\n")
+        (tmp_path / "t").chmod(0o600)
         table = {**table, "token_file": str(tmp_path / "t")}
     with pytest.raises(ConfigError) as e:
         parse_config({"live_view": {"enabled": True, **table}}, env={})
@@ -129,6 +131,7 @@ def test_config_check_exits_78_on_a_missing_token_file(tmp_path: Path) -> None:
         "'/nonexistent/token': No such file or directory"]
     token = tmp_path / "token"
     token.write_text("0123456789abcdef0123\n")
+    token.chmod(0o600)
     cfg.write_text(f'[live_view]\nenabled = true\nbind = "0.0.0.0"\ntoken_file = "{token}"\n')
     r = _cli("config", "check", str(cfg))
     assert r.returncode == 0, r.stderr

@@ -187,6 +187,7 @@ def _mqtt_problems(err: str) -> list[str]:
 def test_wrong_password_one_line_and_backoff(auth_broker, daemon_factory, tmp_path: Path, short_clip) -> None:
     pw = tmp_path / "pw"
     pw.write_text("not-the-password\n")
+    pw.chmod(0o600)  # a secret readable by others is refused
     err, stats, attempts = _refused_run(auth_broker, daemon_factory, tmp_path, short_clip,
                                         {"username": USERNAME, "password_file": str(pw)})
     problems = _mqtt_problems(err)
@@ -208,6 +209,7 @@ def test_acl_denial_is_logged_once_without_a_reconnect_storm(broker_factory, sub
     watcher = subscriber_factory(broker, ["#"], auth=("watcher", "watcher-pw"))
     pw_file = tmp_path / "pw"
     pw_file.write_text(PASSWORD)
+    pw_file.chmod(0o600)  # a secret readable by others is refused
     err, stats, attempts = _refused_run(broker, daemon_factory, tmp_path, short_clip,
                                         {"username": USERNAME, "password_file": str(pw_file)})
     problems = _mqtt_problems(err)
@@ -242,6 +244,7 @@ def test_acl_denying_only_discovery_is_logged_once(broker_factory, subscriber_fa
     broker = broker_factory([f"password_file {pw}", "allow_anonymous false", f"acl_file {acl}"], name="acl")
     pw_file = tmp_path / "pw"
     pw_file.write_text(PASSWORD)
+    pw_file.chmod(0o600)  # a secret readable by others is refused
     err, stats, attempts = _refused_run(broker, daemon_factory, tmp_path, short_clip,
                                         {"username": USERNAME, "password_file": str(pw_file)})
     problems = _mqtt_problems(err)

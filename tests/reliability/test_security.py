@@ -133,6 +133,7 @@ def test_the_password_never_appears_in_output_messages_or_argv(auth_broker, subs
     password check. Then the same with a wrong password (the refused-login path)."""
     pw_file = tmp_path / "pw"
     pw_file.write_text(PASSWORD + "\n")
+    pw_file.chmod(0o600)  # a secret readable by others is refused
     mqtt = {"username": USERNAME}
     env = {}
     if via == "file":
@@ -162,6 +163,7 @@ def test_the_password_never_appears_in_output_messages_or_argv(auth_broker, subs
     # The refused login: the configured (wrong) password must not be echoed in the error either.
     wrong = "Wr0ng-" + PASSWORD[::-1]
     pw_file.write_text(wrong)
+    pw_file.chmod(0o600)  # a secret readable by others is refused
     env_wrong = {"EDGEPOSE_TEST_MQTT_SECRET": wrong} if via == "env" else {}
     d2 = daemon_factory(config, "--summary", env=env_wrong, verbose=True, name="wrong")
     assert d2.wait_log(r"refused the login", timeout=60), d2.stderr()[-2000:]
@@ -186,6 +188,7 @@ def test_every_feature_works_with_an_acl_of_own_topics_and_discovery(broker_fact
     watcher = subscriber_factory(broker, ["#"], auth=("watcher", "watcher-pw"))
     pw_file = tmp_path / "pw"
     pw_file.write_text(PASSWORD)
+    pw_file.chmod(0o600)  # a secret readable by others is refused
     config = daemon_config(tmp_path / "c.toml", port=broker.port, source=spliced_clip, device=dev, sections={
         "source": {"pace": "realtime"}, "mqtt": {"username": USERNAME, "password_file": str(pw_file)}})
     d = daemon_factory(config, "--summary")
