@@ -95,7 +95,8 @@ def test_corrupt_model_file_is_named(tmp_path: Path) -> None:
 
 
 def test_max_poses_lines_carry_track_ids(shared_data: Path) -> None:
-    proc = infer(shared_data / "videos/two_people_hug.mp4", "--model", "lite", "--precision", "float", "--max-frames", "4", "--max-poses", "2")
+    proc = infer(shared_data / "videos/two_people_hug.mp4", "--model", "lite", "--precision", "float",
+                 "--max-frames", "4", "--max-poses", "2")
     assert proc.returncode == 0, proc.stderr
     frames = records(proc.stdout)[:-1]
     assert [[p["id"] for p in f["poses"]] for f in frames] == [[0], [0], [0, 1], [0, 1]]
