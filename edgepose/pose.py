@@ -131,6 +131,8 @@ class FramePoses:
     timestamp_ns: int = 0
     detector_ran: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # Per pose (aligned with `poses`): the score of the detection that started its track (NaN when unknown).
+    track_scores: list[float] = field(default_factory=list)
 
     def to_dict(self, decimals: int = PAYLOAD_DECIMALS) -> dict[str, Any]:
         return {

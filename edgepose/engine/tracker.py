@@ -82,6 +82,7 @@ class PoseEngine:
         self.smoother = None if static else smoother
         self.stats = EngineStats()
         self._next_roi: Roi | None = None
+        self._track_score = float("nan")  # score of the detection that started the current track
         self._synthetic_frame = 0
 
     @classmethod
@@ -148,6 +149,7 @@ class PoseEngine:
             if len(detections) == 0:
                 return self._finish(result, t_start)
             roi = roi_from_points(detections.keypoints[0, 0], detections.keypoints[0, 1], width, height)
+            self._track_score = float(detections.scores[0])
         if not roi.is_finite():
             stats.dropped_non_finite += 1
             self._lost()
@@ -177,6 +179,7 @@ class PoseEngine:
             nxt = roi_from_points(pose.aux[0, :2], pose.aux[1, :2], width, height)
             self._next_roi = nxt if nxt.is_finite() else None
         result.poses.append(pose)
+        result.track_scores.append(self._track_score)
         stats.frames_with_pose += 1
         return self._finish(result, t_start)
 
