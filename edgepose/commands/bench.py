@@ -18,9 +18,11 @@ import numpy as np
 
 from edgepose.cli import EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, CommandError
 from edgepose.commands.common import InputError, add_engine_args, build_engine, engine_config, read_video
+from edgepose.config import Config
+from edgepose.daemon.pipeline import validity_stage
 from edgepose.model_files import COMPLEXITIES
 
-STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "total")
+STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "validity", "total")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -49,6 +51,7 @@ def bench_engine(
     args: argparse.Namespace, frames: list[np.ndarray], timestamps: list[int], engine: Any = None
 ) -> dict[str, Any]:
     engine = engine or build_engine(engine_config(args))
+    validity = validity_stage(Config())  # the daemon's stage after the engine, timed as its own stage
     for rgb, ts in zip(frames[: args.warmup], timestamps, strict=False):
         engine.process(rgb, ts)
     per_frame: list[dict[str, float]] = []
@@ -57,8 +60,10 @@ def bench_engine(
     wall0 = time.perf_counter()
     for rep in range(args.repeat):
         engine.reset()
+        validity.reset()
         for rgb, ts in zip(frames, timestamps, strict=True):
             r = engine.process(rgb, ts + (rep + 1) * step)  # strictly increasing across repeats
+            validity.process(r, rgb)
             per_frame.append({"tracked": float(not r.detector_ran), **r.timings_ms})
             detector_runs += r.detector_ran
             with_pose += bool(r.poses)
@@ -83,6 +88,8 @@ def bench_engine(
         "mean_ms": mean,
         "p50_total_ms": float(np.percentile([f["total"] for f in per_frame], 50)),
         "p99_total_ms": float(np.percentile([f["total"] for f in per_frame], 99)),
+        # Validity's cost as a share of the engine's (both measured on the same frames in this run).
+        "validity_over_total": mean["validity"] / mean["total"] if mean["total"] else None,
         "tracked_frames": len(tracked),
         "tracked_outside_invoke_ratio": outside_tracked / invoke_tracked if tracked else None,
         "peak_rss_mb": peak_rss_mb(),

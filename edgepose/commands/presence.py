@@ -105,7 +105,8 @@ def replay(args: argparse.Namespace) -> int:
             labels = load_labels(args.labels, args.video.name, out["frames"])
         except LabelsError as e:
             raise CommandError(str(e), EXIT_DATAERR) from None
-        result["score"] = score(labels, out["events"], out["present"], out["posed"], out["times"]).to_dict()
+        result["score"] = score(labels, out["events"], out["present"], out["posed"], out["times"],
+                                cfg.presence.leave_seconds).to_dict()
     if args.json:
         print(json.dumps(result))
         return 0
@@ -118,7 +119,8 @@ def replay(args: argparse.Namespace) -> int:
     if "score" in result:
         s = result["score"]
         print(f"  visits {s['visits']}: enters {s['enters']} (missed {s['missed_enters']}, extra "
-              f"{s['extra_enters']}), leaves {s['leaves']} (missed {s['missed_leaves']}, extra {s['extra_leaves']})")
+              f"{s['extra_enters']}), leaves {s['leaves']} (missed {s['missed_leaves']}, extra {s['extra_leaves']}, "
+              f"not observable before the clip's end {s['unobservable_leaves']})")
         print(f"  empty frames {s['empty_frames']}: present on {s['false_presence_frames']}, a pose on "
               f"{s['empty_frames_with_pose']}")
         print(f"  enter delays (s) {s['enter_delays_s']}, leave delays (s) {s['leave_delays_s']}"

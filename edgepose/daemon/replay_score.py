@@ -85,6 +85,7 @@ class Score:
     extra_enters: int = 0
     missed_leaves: int = 0
     extra_leaves: int = 0
+    unobservable_leaves: int = 0  # the clip ends sooner than leave_seconds after the visit
     empty_frames: int = 0
     false_presence_frames: int = 0  # labelled empty, state present
     empty_frames_with_pose: int = 0  # labelled empty, a pose published
@@ -100,6 +101,7 @@ class Score:
             "visits": self.visits, "enters": self.enters, "leaves": self.leaves,
             "missed_enters": self.missed_enters, "extra_enters": self.extra_enters,
             "missed_leaves": self.missed_leaves, "extra_leaves": self.extra_leaves,
+            "unobservable_leaves": self.unobservable_leaves,
             "empty_frames": self.empty_frames, "false_presence_frames": self.false_presence_frames,
             "empty_frames_with_pose": self.empty_frames_with_pose,
             "enter_delays_s": [round(d, 3) for d in self.enter_delays_s],
@@ -109,11 +111,13 @@ class Score:
 
 
 def score(labels: ClipLabels, events: list[tuple[str, int, float]], present: list[bool],
-          posed: list[bool], frame_times: list[float]) -> Score:
+          posed: list[bool], frame_times: list[float], leave_seconds: float) -> Score:
     """Score (kind, frame, seconds) events; `present`/`posed`: per frame state and "a pose was published".
 
     A visit [a, b] is matched by the first enter in [a - tol, b] and by the first leave after it in
-    [b - tol, next visit's start) (none is expected when the visit lasts to the clip's end).
+    [b - tol, next visit's start). No leave is expected when the clip ends less than `leave_seconds` after
+    the visit (the state machine cannot have left yet): such a visit counts as `unobservable_leaves`, and a
+    leave that happens anyway is still matched.
     """
     n = len(present)
     s = Score(visits=len(labels.person))
@@ -131,13 +135,15 @@ def score(labels: ClipLabels, events: list[tuple[str, int, float]], present: lis
         else:
             used_e.add(e)
             s.enter_delays_s.append(enters[e][1] - frame_times[a])
-        if b >= n - 1:
-            continue
         start = enters[e][0] if e is not None else a
         lv = next((i for i, (f, _) in enumerate(leaves) if i not in used_l and f > start
                    and b - TOLERANCE_FRAMES <= f < max(nxt, b + 1)), None)
+        observable = b < n - 1 and frame_times[n - 1] - frame_times[b] >= leave_seconds
         if lv is None:
-            s.missed_leaves += 1
+            if observable:
+                s.missed_leaves += 1
+            else:
+                s.unobservable_leaves += 1
         else:
             used_l.add(lv)
             s.leave_delays_s.append(leaves[lv][1] - frame_times[min(b + 1, n - 1)])

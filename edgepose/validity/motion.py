@@ -9,6 +9,8 @@ still, while a person, even seated, moves a hand or the head every few seconds (
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -16,12 +18,25 @@ F32 = npt.NDArray[np.float32]
 GRID_W, GRID_H = 64, 48
 
 
+_GRID_CACHE: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
+_THIRDS = np.full(3, 1.0 / 3.0, np.float32)
+
+
+def _grid_index(h: int, w: int) -> npt.NDArray[np.intp]:
+    """Flat pixel indices of the 48 × 64 sample grid of an h × w frame (cached per frame size)."""
+    idx = _GRID_CACHE.get((h, w))
+    if idx is None:
+        ys = np.arange(GRID_H) * h // GRID_H
+        xs = np.arange(GRID_W) * w // GRID_W
+        idx = _GRID_CACHE[(h, w)] = (ys[:, None] * w + xs[None, :]).ravel().astype(np.intp)
+    return idx
+
+
 def grey_grid(rgb: npt.NDArray[np.uint8]) -> F32:
     """The 48 × 64 grey samples of an RGB frame (nearest sample, mean of the three channels)."""
     h, w = rgb.shape[:2]
-    ys = (np.arange(GRID_H) * h // GRID_H).astype(np.intp)
-    xs = (np.arange(GRID_W) * w // GRID_W).astype(np.intp)
-    return rgb[ys[:, None], xs[None, :]].mean(axis=2, dtype=np.float32)
+    samples = rgb.reshape(h * w, 3).take(_grid_index(h, w), axis=0)
+    return (samples @ _THIRDS).reshape(GRID_H, GRID_W)
 
 
 class MotionModel:
@@ -34,7 +49,7 @@ class MotionModel:
         self.scene_change_fraction = scene_change_fraction
         self._bg: F32 | None = None
         self._fg = np.zeros((GRID_H, GRID_W), np.bool_)
-        self._integral = np.zeros((GRID_H + 1, GRID_W + 1), np.float32)
+        self._diff = np.zeros((GRID_H, GRID_W), np.float32)
         self._grey: F32 | None = None
         self._last_ns: int | None = None
 
@@ -49,25 +64,25 @@ class MotionModel:
             self._bg = grey.copy()
             self._fg[:] = False
         else:
-            np.greater(np.abs(grey - self._bg), self.pixel_threshold, out=self._fg)
-            if self._fg.mean() > self.scene_change_fraction:
+            np.subtract(grey, self._bg, out=self._diff)
+            np.abs(self._diff, out=self._diff)
+            np.greater(self._diff, self.pixel_threshold, out=self._fg)
+            if np.count_nonzero(self._fg) > self.scene_change_fraction * self._fg.size:
                 # The whole picture changed (lights, exposure, camera moved): start a new background rather
                 # than see motion everywhere.
                 self._bg = grey.copy()
                 self._fg[:] = False
-        np.cumsum(np.cumsum(self._fg, axis=0, dtype=np.float32), axis=1, out=self._integral[1:, 1:])
 
     def foreground_fraction(self, boxes: F32) -> F32:
-        """(N,) share of foreground cells inside each normalised box x0, y0, x1, y1 (at least one cell)."""
-        if boxes.shape[0] == 0:
-            return np.zeros(0, np.float32)
-        c0 = np.clip((boxes[:, 0] * GRID_W).astype(np.intp), 0, GRID_W - 1)
-        r0 = np.clip((boxes[:, 1] * GRID_H).astype(np.intp), 0, GRID_H - 1)
-        c1 = np.clip(np.ceil(boxes[:, 2] * GRID_W).astype(np.intp), c0 + 1, GRID_W)
-        r1 = np.clip(np.ceil(boxes[:, 3] * GRID_H).astype(np.intp), r0 + 1, GRID_H)
-        s = self._integral
-        total = s[r1, c1] - s[r0, c1] - s[r1, c0] + s[r0, c0]
-        return (total / ((r1 - r0) * (c1 - c0))).astype(np.float32)
+        """(N,) share of moving cells inside each normalised box x0, y0, x1, y1 (at least one cell)."""
+        out = np.zeros(boxes.shape[0], np.float32)
+        for i, (x0, y0, x1, y1) in enumerate(boxes.tolist()):  # a handful of people at most
+            c0 = min(max(int(x0 * GRID_W), 0), GRID_W - 1)
+            r0 = min(max(int(y0 * GRID_H), 0), GRID_H - 1)
+            c1 = min(max(math.ceil(x1 * GRID_W), c0 + 1), GRID_W)
+            r1 = min(max(math.ceil(y1 * GRID_H), r0 + 1), GRID_H)
+            out[i] = np.count_nonzero(self._fg[r0:r1, c0:c1]) / ((r1 - r0) * (c1 - c0))
+        return out
 
     def learn(self, timestamp_ns: int) -> None:
         """Move the running average towards the last observed frame (by the time since the previous one)."""
@@ -76,4 +91,6 @@ class MotionModel:
         self._last_ns = timestamp_ns
         rate = min(1.0, dt / self.background_seconds) if self.background_seconds > 0 else 1.0
         if rate > 0:
-            self._bg += np.float32(rate) * (self._grey - self._bg)
+            np.subtract(self._grey, self._bg, out=self._diff)
+            self._diff *= np.float32(rate)
+            self._bg += self._diff

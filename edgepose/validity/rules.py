@@ -26,6 +26,8 @@ _LIMBS = np.asarray([(11, 13), (13, 15), (12, 14), (14, 16), (23, 25), (25, 27),
 # forearm 0.5, thigh 0.8, shin 0.8. In a picture a bone can only look shorter (foreshortening), unless the
 # torso itself is foreshortened (leaning towards the camera); `max_limb_ratio` is a multiple of these.
 _HUMAN_LIMB_RATIO = np.asarray([0.6, 0.5, 0.6, 0.5, 0.8, 0.8, 0.8, 0.8], np.float32)
+_INV_HUMAN_LIMB_RATIO = (1.0 / _HUMAN_LIMB_RATIO).astype(np.float32)
+_JOINTS = np.asarray([_L_SH, _R_SH, _L_HIP, _R_HIP], np.intp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,37 +45,42 @@ def stack(poses: list[Pose]) -> F32:
     """(N, 33, 5) keypoints of `poses`."""
     if not poses:
         return np.zeros((0, 33, 5), np.float32)
+    if len(poses) == 1:
+        return poses[0].keypoints[None]
     return np.stack([p.keypoints for p in poses]).astype(np.float32, copy=False)
 
 
 def measure(kp: F32, width: int, height: int) -> Geometry:
     """The geometry of (N, 33, 5) keypoints in a width × height frame."""
-    px = kp[:, :, :2] * np.asarray([width, height], np.float32)
-    inside = np.clip(px, 0.0, np.asarray([width, height], np.float32))
+    scale = np.asarray([width, height], np.float32)
+    px = kp[:, :, :2] * scale
+    inside = np.minimum(np.maximum(px, 0.0), scale)
     span = inside.max(axis=1) - inside.min(axis=1)  # (N, 2): the visible part of the body
     extent = span.max(axis=1) / np.float32(height)
-    mid_sh = 0.5 * (px[:, _L_SH] + px[:, _R_SH])
-    mid_hip = 0.5 * (px[:, _L_HIP] + px[:, _R_HIP])
-    torso = np.linalg.norm(mid_sh - mid_hip, axis=1)
+    joints = px[:, _JOINTS]  # (N, 4, 2): shoulders, hips
+    torso_vec = (joints[:, 0] + joints[:, 1] - joints[:, 2] - joints[:, 3]) * 0.5
+    torso = np.sqrt((torso_vec * torso_vec).sum(axis=1))
     safe = np.maximum(torso, np.float32(1e-3))
-    bones = np.linalg.norm(px[:, _LIMBS[:, 0]] - px[:, _LIMBS[:, 1]], axis=2)  # (N, 8)
-    limb_ratio = (bones / (safe[:, None] * _HUMAN_LIMB_RATIO)).max(axis=1)
-    shoulders = np.linalg.norm(px[:, _L_SH] - px[:, _R_SH], axis=1)
+    d = px[:, _LIMBS[:, 0]] - px[:, _LIMBS[:, 1]]
+    bones = np.sqrt((d * d).sum(axis=2))  # (N, 8)
+    limb_ratio = (bones * _INV_HUMAN_LIMB_RATIO).max(axis=1) / safe
+    sh = joints[:, 0] - joints[:, 1]
+    shoulders = np.sqrt((sh * sh).sum(axis=1))
     return Geometry(
-        extent=extent.astype(np.float32),
-        torso_px=torso.astype(np.float32),
-        limb_ratio=limb_ratio.astype(np.float32),
-        shoulder_ratio=(shoulders / safe).astype(np.float32),
-        torso_visibility=kp[:, _TORSO, VISIBILITY].mean(axis=1).astype(np.float32),
+        extent=extent,
+        torso_px=torso,
+        limb_ratio=limb_ratio,
+        shoulder_ratio=shoulders / safe,
+        torso_visibility=kp[:, _TORSO, VISIBILITY].mean(axis=1),
     )
 
 
 def boxes(kp: F32) -> F32:
     """(N, 4) keypoint boxes x0, y0, x1, y1, normalised and clipped to the frame."""
-    xy = np.clip(kp[:, :, :2], 0.0, 1.0)
-    return np.concatenate([xy.min(axis=1), xy.max(axis=1)], axis=1).astype(np.float32)
+    xy = np.minimum(np.maximum(kp[:, :, :2], np.float32(0.0)), np.float32(1.0))
+    return np.concatenate([xy.min(axis=1), xy.max(axis=1)], axis=1)
 
 
 def hip_centres(kp: F32) -> F32:
     """(N, 2) normalised mid-hip points (the person's position for tracks and zones)."""
-    return (0.5 * (kp[:, _L_HIP, :2] + kp[:, _R_HIP, :2])).astype(np.float32)
+    return (kp[:, _L_HIP, :2] + kp[:, _R_HIP, :2]) * np.float32(0.5)

@@ -30,6 +30,7 @@ from edgepose.validity.tracks import TrackBook
 from edgepose.validity.zones import Zone, inside_any
 
 REASONS = ("score", "detection", "torso", "size", "limbs", "shoulders", "mask", "speed", "young", "still")
+_FRAME_RULES = REASONS[:7]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class ValidityConfig:
     min_extent: float = 0.12
     max_limb_ratio: float = 2.5
     max_shoulder_ratio: float = 1.6
-    max_speed: float = 5.0
+    max_speed: float = 3.0
     min_track_frames: int = 2
     motion: bool = True
     min_foreground: float = 0.05
@@ -131,23 +132,20 @@ class ValidityStage:
         c = self.config
         g = self._geometry = rules.measure(kp, frame.width, frame.height)
         scores = np.asarray([p.score for p in frame.poses], np.float32)
-        det = np.asarray(frame.track_scores if len(frame.track_scores) == len(frame.poses)
-                         else [np.nan] * len(frame.poses), np.float32)
-        fails = [
-            ("score", ~(scores >= c.min_pose_score)),
-            ("detection", det < c.min_detection_score),  # NaN (unknown) passes
-            ("torso", ~(g.torso_visibility >= c.min_torso_visibility)),
-            ("size", ~(g.extent >= c.min_extent)),
-            ("limbs", g.limb_ratio > c.max_limb_ratio),
-            ("shoulders", g.shoulder_ratio > c.max_shoulder_ratio),
-            ("mask", inside_any(self.masks, centres) if self.masks else np.zeros(len(scores), np.bool_)),
-        ]
-        reasons: list[str | None] = [None] * len(scores)
-        for name, mask in fails:
-            for i in np.flatnonzero(mask):
-                if reasons[i] is None:
-                    reasons[i] = name
-        return reasons
+        known = len(frame.track_scores) == len(frame.poses)
+        det = np.asarray(frame.track_scores if known else [np.nan] * len(frame.poses), np.float32)
+        n = len(scores)
+        fails = np.stack([
+            ~(scores >= c.min_pose_score),
+            det < c.min_detection_score,  # NaN (unknown) passes
+            ~(g.torso_visibility >= c.min_torso_visibility),
+            ~(g.extent >= c.min_extent),
+            g.limb_ratio > c.max_limb_ratio,
+            g.shoulder_ratio > c.max_shoulder_ratio,
+            inside_any(self.masks, centres) if self.masks else np.zeros(n, np.bool_),
+        ])  # (7, N), in the order of _FRAME_RULES
+        first = fails.argmax(axis=0).tolist()
+        return [_FRAME_RULES[k] if bad else None for k, bad in zip(first, fails.any(axis=0).tolist(), strict=True)]
 
     def _track_reasons(self, kp: rules.F32, centres: rules.F32, frame: FramePoses, reasons: list[str | None],
                        use_motion: bool) -> None:
