@@ -147,7 +147,8 @@ class ValidityConfig:
     enabled: bool = _opt(True, "Reject poses that are not people before publishing and presence")
     min_pose_score: float = _opt(0.5, "Landmark pose-presence score a pose needs", lo=0.0, hi=1.0)
     min_detection_score: float = _opt(0.0, "Score of the detection that started the track", lo=0.0, hi=1.0)
-    min_torso_visibility: float = _opt(0.75, "Mean visibility of shoulders and hips", lo=0.0, hi=1.0)
+    min_torso_visibility: float = _opt(0.75, "Mean visibility of both shoulders or of both hips",
+                                         lo=0.0, hi=1.0)
     min_extent: float = _opt(0.12, "Larger side of the keypoint box, share of the frame height", lo=0.0, hi=1.0)
     max_limb_ratio: float = _opt(2.5, "Longest limb over the torso, as a multiple of a human's", lo=0.1, hi=100)
     max_shoulder_ratio: float = _opt(1.6, "Shoulder width over torso length", lo=0.1, hi=100)

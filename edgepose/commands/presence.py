@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     r.add_argument("--precision", choices=("float", "int8"), help="override engine.precision")
     r.add_argument("--backend", choices=("auto", "cpu", "edgetpu"), help="override engine.backend")
     r.add_argument("--no-validity", action="store_true", help="feed presence the raw engine poses")
+    r.add_argument("--mediapipe", action="store_true",
+                   help="feed the same presence state machine MediaPipe's legacy Pose instead (reference venv; "
+                        "its model of the same complexity, video mode, no validity)")
     r.add_argument("--json", action="store_true", help="print one JSON object instead of the timeline")
     r.set_defaults(func=replay)
 
@@ -85,6 +88,44 @@ def run_replay(cfg: Config, video: Path, *, validity: bool = True) -> dict[str, 
             "validity_ms_per_frame": round(validity_ms / max(len(times), 1), 4)}
 
 
+def run_mediapipe_replay(cfg: Config, video: Path) -> dict[str, Any]:
+    """MediaPipe's poses of `video` through the daemon's presence state machine (for comparison)."""
+    import cv2
+    import numpy as np
+
+    from edgepose.cli import EXIT_UNAVAILABLE
+    from edgepose.model_files import COMPLEXITIES
+    from edgepose.pose import Pose, Roi
+    from edgepose.reference.mediapipe_client import MediaPipeRunError, run_mediapipe
+    from edgepose.reference.mediapipe_env import MediaPipeUnavailable
+
+    cap = cv2.VideoCapture(str(video))
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    cap.release()
+    fps = fps if 0.0 < fps < 1000.0 else 30.0  # the file sources' fallback
+    try:
+        ref = run_mediapipe(video, model_complexity=COMPLEXITIES.index(cfg.engine.model), static=False)
+    except (MediaPipeUnavailable, MediaPipeRunError) as e:
+        raise CommandError(str(e), EXIT_UNAVAILABLE) from None
+    tracker = presence_sm.PresenceTracker(presence_config(cfg))
+    roi = Roi.from_values(np.nan, np.nan, np.nan, np.nan, np.nan)
+    events: list[tuple[str, int, float]] = []
+    present, posed, times = [], [], []
+    for i in range(ref.frames):
+        poses = []
+        if ref.found[i]:
+            kp = np.concatenate([ref.landmarks[i], np.ones((33, 1), np.float32)], axis=1).astype(np.float32)
+            # Legacy Pose returns a pose only above its presence threshold (0.5); it does not give the score.
+            poses = [Pose(keypoints=kp, world=ref.world[i].astype(np.float32), score=1.0, roi=roi)]
+        t = i / fps
+        events += [(e.kind, i, t) for e in tracker.update(poses, round(t * 1e9))]
+        present.append(tracker.state.present)
+        posed.append(bool(poses))
+        times.append(t)
+    return {"video": video.name, "frames": ref.frames, "fps": fps, "events": events, "present": present,
+            "posed": posed, "times": times, "rejected": {}, "validity_ms_per_frame": 0.0}
+
+
 def replay(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if not args.video.is_file():
@@ -94,9 +135,13 @@ def replay(args: argparse.Namespace) -> int:
             load_labels(args.labels, args.video.name, None)
         except LabelsError as e:
             raise CommandError(str(e), EXIT_DATAERR) from None
-    out = run_replay(cfg, args.video, validity=not args.no_validity)
+    if args.mediapipe:
+        out = run_mediapipe_replay(cfg, args.video)
+    else:
+        out = run_replay(cfg, args.video, validity=not args.no_validity)
     result: dict[str, Any] = {k: out[k] for k in ("video", "frames", "fps", "rejected", "validity_ms_per_frame")}
-    result["validity"] = not args.no_validity
+    result["validity"] = not args.no_validity and not args.mediapipe
+    result["engine"] = "mediapipe" if args.mediapipe else "edgepose"
     result["model"], result["precision"] = cfg.engine.model, cfg.engine.precision
     result["events"] = [{"kind": k, "frame": f, "seconds": round(t, 3)} for k, f, t in out["events"]]
     result["frames_with_pose"] = sum(out["posed"])
@@ -110,8 +155,9 @@ def replay(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{result['video']}: {result['frames']} frames at {result['fps']:g} fps, {cfg.engine.model} "
-          f"{cfg.engine.precision}, validity {'on' if result['validity'] else 'off'}")
+    what = f"MediaPipe {cfg.engine.model}" if args.mediapipe else f"{cfg.engine.model} {cfg.engine.precision}"
+    print(f"{result['video']}: {result['frames']} frames at {result['fps']:g} fps, {what}, "
+          f"validity {'on' if result['validity'] else 'off'}")
     for e in result["events"]:
         print(f"  {e['kind']:5s}  frame {e['frame']:6d}  {e['seconds']:9.2f} s")
     print(f"  frames with a published pose: {result['frames_with_pose']}; rejected by reason: "

@@ -38,7 +38,7 @@ class Geometry:
     torso_px: F32  # mid-shoulder to mid-hip
     limb_ratio: F32  # the largest bone / (torso × its human ratio)
     shoulder_ratio: F32  # shoulder width / torso length
-    torso_visibility: F32  # mean visibility of the 4 torso points
+    torso_visibility: F32  # mean visibility of the shoulders or of the hips, whichever is higher
 
 
 def stack(poses: list[Pose]) -> F32:
@@ -71,7 +71,8 @@ def measure(kp: F32, width: int, height: int) -> Geometry:
         torso_px=torso,
         limb_ratio=limb_ratio,
         shoulder_ratio=shoulders / safe,
-        torso_visibility=kp[:, _TORSO, VISIBILITY].mean(axis=1),
+        # The better seen pair, shoulders or hips: at a desk the hips are hidden or out of the frame.
+        torso_visibility=kp[:, _TORSO, VISIBILITY].reshape(-1, 2, 2).mean(axis=2).max(axis=1),
     )
 
 

@@ -3,7 +3,7 @@
 Rules, in the order they are reported (a rejected pose carries the first failing rule as its reason):
   score      landmark pose presence below `min_pose_score`
   detection  the detection that started the track scored below `min_detection_score`
-  torso      mean visibility of shoulders and hips below `min_torso_visibility`
+  torso      neither both shoulders nor both hips seen (mean visibility of the pair below `min_torso_visibility`)
   size       the keypoint box is smaller than `min_extent` of the frame height
   limbs      a limb is far longer than a human's relative to the torso (`max_limb_ratio`)
   shoulders  shoulders far wider than the torso is long (`max_shoulder_ratio`)
