@@ -30,8 +30,8 @@ CLIPS = [
     "intel_people_detection_preview.gif",
 ]
 NOT_MET = {
-    "aboda_video4_sidewalk.avi": "a vehicle at the top edge starts a track that drifts onto the kerb: one enter "
-                                 "70 frames before the visit",
+    "aboda_video4_sidewalk.avi": "enter/leave for the scooter rider the notes mention (frames 36-86, labelled "
+                                 "empty), and a vehicle at the top edge (~215) whose track drifts onto the kerb",
     "bgslibrary_road_cars_topview.avi": "a pose riding a car passes the speed rule on a slow stretch: one enter "
                                         "on a clip without a person",
 }  # fmt: skip
