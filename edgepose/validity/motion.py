@@ -18,24 +18,25 @@ F32 = npt.NDArray[np.float32]
 GRID_W, GRID_H = 64, 48
 
 
-_GRID_CACHE: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
 _THIRDS = np.full(3, 1.0 / 3.0, np.float32)
+_GRID_CACHE: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
 
 
 def _grid_index(h: int, w: int) -> npt.NDArray[np.intp]:
-    """Flat pixel indices of the 48 × 64 sample grid of an h × w frame (cached per frame size)."""
+    """Flat byte indices (R, G, B of each sample) of the 48 × 64 grid of an h × w frame (cached per size)."""
     idx = _GRID_CACHE.get((h, w))
     if idx is None:
         ys = np.arange(GRID_H) * h // GRID_H
         xs = np.arange(GRID_W) * w // GRID_W
-        idx = _GRID_CACHE[(h, w)] = (ys[:, None] * w + xs[None, :]).ravel().astype(np.intp)
+        pixels = (ys[:, None] * w + xs[None, :]).ravel()
+        idx = _GRID_CACHE[(h, w)] = (pixels[:, None] * 3 + np.arange(3)).ravel().astype(np.intp)
     return idx
 
 
 def grey_grid(rgb: npt.NDArray[np.uint8]) -> F32:
     """The 48 × 64 grey samples of an RGB frame (nearest sample, mean of the three channels)."""
     h, w = rgb.shape[:2]
-    samples = rgb.reshape(h * w, 3).take(_grid_index(h, w), axis=0)
+    samples = rgb.reshape(-1).take(_grid_index(h, w)).reshape(GRID_H * GRID_W, 3).astype(np.float32)
     return (samples @ _THIRDS).reshape(GRID_H, GRID_W)
 
 

@@ -27,7 +27,11 @@ _LIMBS = np.asarray([(11, 13), (13, 15), (12, 14), (14, 16), (23, 25), (25, 27),
 # torso itself is foreshortened (leaning towards the camera); `max_limb_ratio` is a multiple of these.
 _HUMAN_LIMB_RATIO = np.asarray([0.6, 0.5, 0.6, 0.5, 0.8, 0.8, 0.8, 0.8], np.float32)
 _INV_HUMAN_LIMB_RATIO = (1.0 / _HUMAN_LIMB_RATIO).astype(np.float32)
-_JOINTS = np.asarray([_L_SH, _R_SH, _L_HIP, _R_HIP], np.intp)
+# Body points used by `measure`, and its segments as positions in that list.
+_BODY = np.asarray([11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28], np.intp)
+_POS = {int(k): i for i, k in enumerate(_BODY)}
+_SEG_FROM = np.asarray([_POS[int(a)] for a, _ in _LIMBS] + [_POS[_L_SH]], np.intp)
+_SEG_TO = np.asarray([_POS[int(b)] for _, b in _LIMBS] + [_POS[_R_SH]], np.intp)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,7 @@ class Geometry:
     limb_ratio: F32  # the largest bone / (torso × its human ratio)
     shoulder_ratio: F32  # shoulder width / torso length
     torso_visibility: F32  # mean visibility of the shoulders or of the hips, whichever is higher
+    box: F32  # (N, 4) keypoint box x0, y0, x1, y1, normalised and clipped to the frame
 
 
 def stack(poses: list[Pose]) -> F32:
@@ -51,28 +56,30 @@ def stack(poses: list[Pose]) -> F32:
 
 
 def measure(kp: F32, width: int, height: int) -> Geometry:
-    """The geometry of (N, 33, 5) keypoints in a width × height frame."""
+    """The geometry of (N, 33, 5) keypoints in a width × height frame (a few dozen array operations in all,
+    whatever N: this runs on every frame)."""
     scale = np.asarray([width, height], np.float32)
-    px = kp[:, :, :2] * scale
-    inside = np.minimum(np.maximum(px, 0.0), scale)
-    span = inside.max(axis=1) - inside.min(axis=1)  # (N, 2): the visible part of the body
-    extent = span.max(axis=1) / np.float32(height)
-    joints = px[:, _JOINTS]  # (N, 4, 2): shoulders, hips
-    torso_vec = (joints[:, 0] + joints[:, 1] - joints[:, 2] - joints[:, 3]) * 0.5
-    torso = np.sqrt((torso_vec * torso_vec).sum(axis=1))
+    xy = kp[:, :, :2]
+    lo = np.maximum(xy.min(axis=1), np.float32(0.0))
+    hi = np.minimum(xy.max(axis=1), np.float32(1.0))
+    extent = ((hi - lo) * scale).max(axis=1) / np.float32(height)  # the visible part of the body
+    body = xy[:, _BODY] * scale  # (N, 12, 2) pixels: shoulders, elbows, wrists, hips, knees, ankles
+    seg = body[:, _SEG_FROM] - body[:, _SEG_TO]  # 8 limb bones, then the shoulder line
+    seg *= seg
+    lengths = np.sqrt(seg[:, :, 0] + seg[:, :, 1])
+    torso_vec = (body[:, 0] + body[:, 1] - body[:, 6] - body[:, 7]) * np.float32(0.5)
+    torso_vec *= torso_vec
+    torso = np.sqrt(torso_vec[:, 0] + torso_vec[:, 1])
     safe = np.maximum(torso, np.float32(1e-3))
-    d = px[:, _LIMBS[:, 0]] - px[:, _LIMBS[:, 1]]
-    bones = np.sqrt((d * d).sum(axis=2))  # (N, 8)
-    limb_ratio = (bones * _INV_HUMAN_LIMB_RATIO).max(axis=1) / safe
-    sh = joints[:, 0] - joints[:, 1]
-    shoulders = np.sqrt((sh * sh).sum(axis=1))
+    v = kp[:, _TORSO, VISIBILITY]
     return Geometry(
         extent=extent,
         torso_px=torso,
-        limb_ratio=limb_ratio,
-        shoulder_ratio=shoulders / safe,
+        limb_ratio=(lengths[:, :8] * _INV_HUMAN_LIMB_RATIO).max(axis=1) / safe,
+        shoulder_ratio=lengths[:, 8] / safe,
         # The better seen pair, shoulders or hips: at a desk the hips are hidden or out of the frame.
-        torso_visibility=kp[:, _TORSO, VISIBILITY].reshape(-1, 2, 2).mean(axis=2).max(axis=1),
+        torso_visibility=np.maximum(v[:, 0] + v[:, 1], v[:, 2] + v[:, 3]) * np.float32(0.5),
+        box=np.concatenate([lo, hi], axis=1),
     )
 
 

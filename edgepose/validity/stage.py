@@ -153,7 +153,7 @@ class ValidityStage:
         now = frame.timestamp_ns
         tracks = self.tracks.assign(centres, now, frame.width / max(frame.height, 1))
         extent = self._geometry.extent
-        fg = self.motion.foreground_fraction(rules.boxes(kp)) if use_motion else None
+        fg = self.motion.foreground_fraction(self._geometry.box) if use_motion else None
         for i, track in enumerate(tracks):
             if fg is not None and fg[i] >= c.min_foreground:
                 track.last_motion_ns = now
