@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "edgepose.commands.eval",
     "edgepose.commands.bench",
     "edgepose.commands.run",
+    "edgepose.commands.presence",
     "edgepose.commands.demo",
     "edgepose.commands.listen",
     "edgepose.commands.config",

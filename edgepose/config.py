@@ -153,6 +153,34 @@ class PresenceConfig:
 
 
 @dataclass(frozen=True)
+class ValidityConfig:
+    """The pose-validity stage (edgepose.validity; reasons for each default in docs/configuration.md)."""
+
+    enabled: bool = _opt(True, "Reject poses that are not people before publishing and presence")
+    min_pose_score: float = _opt(0.5, "Landmark pose-presence score a pose needs", lo=0.0, hi=1.0)
+    min_detection_score: float = _opt(0.0, "Score of the detection that started the track", lo=0.0, hi=1.0)
+    min_torso_visibility: float = _opt(0.75, "Mean visibility of both shoulders or of both hips",
+                                         lo=0.0, hi=1.0)
+    min_extent: float = _opt(0.12, "Larger side of the keypoint box, share of the frame height", lo=0.0, hi=1.0)
+    max_limb_ratio: float = _opt(2.5, "Longest limb over the torso, as a multiple of a human's", lo=0.1, hi=100)
+    max_shoulder_ratio: float = _opt(1.6, "Shoulder width over torso length", lo=0.1, hi=100)
+    max_speed: float = _opt(3.0, "Hip-centre speed in pose sizes per second", lo=0.0, hi=1000)
+    min_track_frames: int = _opt(2, "Frames a track must last before its poses count", lo=1, hi=1000)
+    motion: bool = _opt(True, "Require motion in the pose's box (video only)")
+    min_foreground: float = _opt(0.05, "Share of the pose's box that must change to count as motion",
+                                 lo=0.0, hi=1.0)
+    still_seconds: float = _opt(5.0, "Seconds without motion in its box before a pose is rejected",
+                                lo=0.0, hi=86400)
+    pixel_threshold: float = _opt(18.0, "Grey-level change that counts as motion (0-255)", lo=1.0, hi=255)
+    background_seconds: float = _opt(1.0, "Time constant of the motion model's running average",
+                                     lo=0.01, hi=3600)
+    track_gap_seconds: float = _opt(1.0, "A track survives gaps this long (flicker keeps its history)",
+                                    lo=0.0, hi=3600)
+    match_distance: float = _opt(0.2, "Largest hip-centre jump (frame heights) within one track",
+                                 lo=0.0, hi=10)
+
+
+@dataclass(frozen=True)
 class TlsConfig:
     enabled: bool = _opt(False, "Use TLS (certificate verification is always on)")
     ca_file: str = _opt("", "CA bundle to verify the broker with (default: the system CAs)", kind="path")
@@ -227,6 +255,9 @@ class Config:
     stats: StatsConfig = field(default_factory=StatsConfig)
     live_view: LiveViewConfig = field(default_factory=LiveViewConfig)
     snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
+    validity: ValidityConfig = field(default_factory=ValidityConfig)
+    # [[zones]]: validated by edgepose.validity.zones.parse_zones (an array of tables, not a section).
+    zones: tuple[Any, ...] = field(default=(), metadata={"internal": True})
 
     def replace(self, **sections: Any) -> Config:
         return dataclasses.replace(self, **sections)
@@ -542,6 +573,7 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None,
     options as {"section.key": (value, "--option")}) into a `Config`; errors name where a value came from."""
     env = os.environ if env is None else env
     raw: dict[str, Any] = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+    zones = _parse_zones(raw.pop("zones", []))
     sources = {k: f"environment variable {v}" for k, v in _env_overrides(raw, env).items()}
     sources.update(_apply_overrides(raw, overrides or {}))
     try:
@@ -567,7 +599,16 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None,
         _check_tls_files(mqtt.tls)
     client_id = mqtt.client_id or f"edgepose-{device.id}"[:64]
     mqtt = dataclasses.replace(mqtt, client_id=client_id, password=_resolve_password(mqtt, env))
-    return cfg.replace(device=device, mqtt=mqtt, live_view=_resolve_live_view(cfg.live_view))
+    return cfg.replace(device=device, mqtt=mqtt, live_view=_resolve_live_view(cfg.live_view), zones=zones)
+
+
+def _parse_zones(raw: Any) -> tuple[Any, ...]:
+    from edgepose.validity.zones import ZoneError, parse_zones
+
+    try:
+        return parse_zones(raw)
+    except ZoneError as e:
+        raise ConfigError(key_path("zones", e.name), e.detail) from None
 
 
 # The shortest live view token accepted: 16 hex characters are 64 bits (`openssl rand -hex 16` gives 32).
@@ -618,7 +659,10 @@ def to_dict(cfg: Any, *, redact: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(value):
+        if f.name == "zones" and isinstance(value, tuple):
+            if value:
+                out[f.name] = [z.to_dict() for z in value]
+        elif dataclasses.is_dataclass(value):
             out[f.name] = to_dict(value, redact=redact)
         elif isinstance(value, Secret):
             out[f.name] = "***" if redact else value.reveal()
@@ -654,7 +698,13 @@ def dump_toml(cfg: Config) -> str:
             if isinstance(v, dict):
                 emit(v, f"{path}.{k}" if path else k)
 
-    emit(to_dict(cfg), "")
+    table = to_dict(cfg)
+    zones = table.pop("zones", [])
+    emit(table, "")
+    for z in zones:
+        points = ", ".join(f"[{x!r}, {y!r}]" for x, y in z["polygon"])
+        lines += ["[[zones]]", f"name = {_toml_value(z['name'])}", f"kind = {_toml_value(z['kind'])}",
+                  f"polygon = [{points}]", ""]
     return "\n".join(lines).lstrip("\n")
 
 

@@ -144,6 +144,8 @@ class FramePoses:
     detector_ran: bool = False
     timings_ms: dict[str, float] = field(default_factory=dict)  # per stage, summed over the people
     landmark_runs: int = 0  # landmark invokes in this frame (one per person tried)
+    # Per pose (aligned with `poses`): the score of the detection that started its track (NaN when unknown).
+    track_scores: list[float] = field(default_factory=list)
 
     @property
     def ids(self) -> list[int | None]:

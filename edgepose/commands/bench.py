@@ -18,9 +18,11 @@ import numpy as np
 
 from edgepose.cli import EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
 from edgepose.commands.common import InputError, add_device_engine_args, build_engine, engine_config, read_video
+from edgepose.config import Config
+from edgepose.daemon.pipeline import validity_stage
 from edgepose.model_files import COMPLEXITIES
 
-STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "total")
+STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "validity", "total")
 PER_PERSON_STAGES = ("crop", "landmark_invoke", "decode", "smoothing")
 
 
@@ -80,6 +82,7 @@ def bench_engine(
     lead: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
     engine = engine or build_engine(engine_config(args))
+    validity = validity_stage(Config())  # the daemon's stage after the engine, timed as its own stage
     for rgb, ts in zip(frames[: args.warmup], timestamps, strict=False):
         engine.process(rgb, ts)
     per_frame: list[dict[str, float]] = []
@@ -90,12 +93,14 @@ def bench_engine(
     wall = 0.0
     for rep in range(args.repeat):
         engine.reset()
+        validity.reset()
         base = (rep + 1) * step
         for i, rgb in enumerate(lead):  # untimed: the tracker finds the people one by one (--tile)
             engine.process(rgb, base + (i - len(lead)) * frame_ns)
         wall0 = time.perf_counter()
         for rgb, ts in zip(frames, timestamps, strict=True):
             r = engine.process(rgb, ts + (rep + 1) * step)  # strictly increasing across repeats
+            validity.process(r, rgb)
             per_frame.append({"tracked": float(not r.detector_ran), **r.timings_ms})
             detector_runs += r.detector_ran
             with_pose += bool(r.poses)
@@ -128,6 +133,8 @@ def bench_engine(
         "mean_ms": mean,
         "p50_total_ms": float(np.percentile([f["total"] for f in per_frame], 50)),
         "p99_total_ms": float(np.percentile([f["total"] for f in per_frame], 99)),
+        # Validity's cost as a share of the engine's (both measured on the same frames in this run).
+        "validity_over_total": mean["validity"] / mean["total"] if mean["total"] else None,
         "tracked_frames": len(tracked),
         "tracked_outside_invoke_ratio": outside_tracked / invoke_tracked if tracked else None,
         "peak_rss_mb": peak_rss_mb(),

@@ -12,6 +12,8 @@ import numpy as np
 
 from edgepose.cli import EXIT_DATAERR, EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, CommandError
 from edgepose.commands.common import InputError, add_engine_args, build_engine, engine_config, read_image
+from edgepose.config import Config
+from edgepose.daemon.pipeline import accepted_only, validity_stage
 from edgepose.errors import EdgeposeError
 from edgepose.metrics import TORSO_DEFINITION, PckAccumulator
 from edgepose.model_files import COMPLEXITIES
@@ -29,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="score the photos with several people instead (with --max-poses N)")
     p.add_argument("--against", choices=("mediapipe",), default=None,
                    help="also score MediaPipe's legacy Pose on the same images (reference venv)")
+    p.add_argument("--no-validity", action="store_true", help="score the raw engine (no pose-validity stage)")
     p.set_defaults(func=run)
 
 
@@ -66,6 +69,8 @@ def mediapipe_predictions(args: argparse.Namespace, paths: list[Path]) -> list[n
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     samples = load_single_person(args.annotations)
     engine = build_engine(engine_config(args, static=True))
+    # Photos: the validity stage's per-frame rules with the daemon's defaults, as `infer` applies them.
+    validity = validity_stage(Config(), static=True, enabled=not args.no_validity)
     acc = PckAccumulator(alpha=args.alpha)
     failures = []
     scored: list[tuple[Path, np.ndarray]] = []
@@ -77,7 +82,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             failures.append(str(e))
             continue
         h, w = rgb.shape[:2]
-        result = engine.process(rgb)
+        raw = engine.process(rgb)
+        result = accepted_only(raw, validity.process(raw, rgb))
         pred = result.poses[0].xy_pixels(w, h)[COCO17_FROM_BLAZEPOSE].astype(np.float64) if result.poses else None
         acc.add(gt, pred)
         scored.append((path, gt))
@@ -97,6 +103,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "persons_scored": acc.persons,
         "persons_without_torso": acc.skipped_no_torso,
         "persons_missed": acc.missed,
+        "validity": not args.no_validity,
+        "validity_rejected": dict(sorted(validity.rejections.items())),
         "per_keypoint": acc.per_keypoint(),
         "overall": acc.overall(),
         "failed": failures,

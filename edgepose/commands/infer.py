@@ -21,6 +21,8 @@ from edgepose.commands.common import (
     read_image,
     read_video,
 )
+from edgepose.config import Config
+from edgepose.daemon.pipeline import accepted_only, validity_stage
 from edgepose.engine.tracker import PoseEngine
 
 
@@ -31,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--static", action="store_true", help="treat video frames independently (no tracking)")
     p.add_argument("--out", type=Path, default=None, help="write JSON Lines here instead of standard output")
     p.add_argument("--max-frames", type=int, default=None, help="stop each video after N frames")
+    p.add_argument("--no-validity", action="store_true", help="show the raw engine (no pose-validity stage)")
     p.set_defaults(func=run)
 
 
@@ -43,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
     tracker = build_engine(config)
     # Separate photos are never tracked: one static engine serves them, sharing the tracker's models.
     photo_engine = PoseEngine(tracker.detector, tracker.landmarks, static=True, max_poses=config.max_poses)
+    # The daemon's validity stage with its default thresholds (photos: the per-frame rules only).
+    enabled = not args.no_validity
+    video_validity = validity_stage(Config(), static=args.static, enabled=enabled)
+    photo_validity = validity_stage(Config(), static=True, enabled=enabled)
     out: IO[str] = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
     failures: list[str] = []
     status = EXIT_OK  # of the first failed input: 66 no such file, 65 not an image or video
@@ -53,14 +60,16 @@ def run(args: argparse.Namespace) -> int:
             try:
                 if is_video(path):
                     tracker.reset()
+                    video_validity.reset()
                     items = read_video(path, args.max_frames)
-                    eng = tracker
+                    eng, validity = tracker, video_validity
                 else:
                     items = iter([InputFrame(str(path), 0, read_image(path), None)])
-                    eng = photo_engine
+                    eng, validity = photo_engine, photo_validity
                 for item in items:
                     t0 = time.perf_counter()
-                    result = eng.process(item.rgb, item.timestamp_ns)
+                    raw = eng.process(item.rgb, item.timestamp_ns)
+                    result = accepted_only(raw, validity.process(raw, item.rgb))
                     total_ms += (time.perf_counter() - t0) * 1e3
                     frames += 1
                     with_pose += bool(result.poses)
@@ -76,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
                 "frames_with_pose": with_pose,
                 "detector_runs": detector_runs,
                 "mean_ms_per_frame": round(total_ms / frames, 3) if frames else None,
+                "validity": enabled,
+                "validity_rejected": dict(sorted((video_validity.rejections + photo_validity.rejections).items())),
                 "failed": failures,
             }
         }

@@ -21,6 +21,7 @@ from edgepose import __version__
 from edgepose.config import Config
 from edgepose.daemon import presence as presence_sm
 from edgepose.daemon.notify import Notifier, watchdog_interval
+from edgepose.daemon.pipeline import PosePipeline, validity_stage
 from edgepose.daemon.sysinfo import SysInfo
 from edgepose.engine.tracker import EngineConfig, PoseEngine
 from edgepose.errors import EXIT_CONFIG, EdgeposeError
@@ -33,7 +34,7 @@ from edgepose.mqtt.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
-STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "total")
+STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "validity", "total")
 PER_PERSON_STAGES = ("crop", "landmark_invoke", "decode", "smoothing")
 
 
@@ -129,7 +130,9 @@ class Daemon:
         self._stop = threading.Event()
         self.loop_stats = LoopStats()
         self.presence = presence_sm.PresenceTracker(presence_config(cfg))
+        self.validity = validity_stage(cfg)
         self.engine: PoseEngine | None = None
+        self.pipeline: PosePipeline | None = None
         self.capture: CaptureThread | None = None
         self.publisher: Publisher | None = None
         self.sysinfo = SysInfo()
@@ -141,7 +144,7 @@ class Daemon:
         self.final_stats: dict[str, Any] | None = None
         self.live_view: Any = None  # edgepose.live_view.LiveView when [live_view] enabled
         self.snapshots: Any = None  # edgepose.live_view.snapshot.SnapshotWorker when [snapshot] enabled
-        self.zones: tuple[Any, ...] = ()  # drawn by the live view; wired to [[zones]] at merge (issue 7)
+        self.zones: tuple[Any, ...] = cfg.zones  # [[zones]], drawn by the live view
 
     def stop(self) -> None:
         self._stop.set()
@@ -157,6 +160,7 @@ class Daemon:
             self.engine = PoseEngine.from_config(engine_config(self.cfg), smoother=smoother(self.cfg))
         except (EdgeposeError, ValueError) as e:  # models, backend; ValueError: engine settings
             raise StartupError(str(e)) from None
+        self.pipeline = PosePipeline(self.engine, self.validity, self.presence)
         backend = self.engine.landmarks.backend
         log.info("engine: %s %s on %s%s", self.cfg.engine.model, self.cfg.engine.precision, backend.name,
                  f" ({backend.note})" if getattr(backend, "note", "") else "")  # fmt: skip
@@ -215,18 +219,20 @@ class Daemon:
         return 0
 
     def _process(self, frame: Any) -> None:
-        assert self.engine is not None and self.publisher is not None
+        assert self.engine is not None and self.publisher is not None and self.pipeline is not None
         taken_wall = time.time()
         # Live sources stamp frames with the monotonic clock: the difference is the capture-to-now age.
         age_s = (time.monotonic_ns() - frame.timestamp_ns) / 1e9
         capture_wall = taken_wall - age_s if 0.0 <= age_s < 10.0 else taken_wall
+        before = self.presence.state
         try:
-            result = self.engine.process(frame.rgb, frame.timestamp_ns)
+            step = self.pipeline.step(frame.rgb, frame.timestamp_ns)
         except Exception:  # a model that raises on one frame must not stop the daemon
             self.loop_stats.inference_errors += 1
             log.exception("inference failed on frame %d; frame dropped, tracking reset", frame.index)
             self.engine.reset()
             return
+        result, events = step.published, step.events
         self.publisher.publish_pose(result, capture_wall)
         st = self.loop_stats
         st.latency_ms.append((time.time() - capture_wall) * 1e3)
@@ -238,16 +244,14 @@ class Daemon:
         for k, v in result.timings_ms.items():
             st.stage_ms[k] = st.stage_ms.get(k, 0.0) + v
         self._last_frame_ts, self._last_frame_mono = frame.timestamp_ns, time.monotonic_ns()
-        before = self.presence.state
-        events = self.presence.update(result.poses, frame.timestamp_ns)
         for event in events:
             self._publish_presence(event)
         after = self.presence.state
         if not events and (after.present, after.count) != (before.present, before.count):
             self._publish_presence(None)  # the person count changed while present
         if self.live_view is not None:  # hands over references only; nothing happens while nobody watches
-            self.live_view.offer(frame.rgb, result.poses, rejected=[], zones=self.zones, presence=after,
-                                 fps=self._processed_fps())
+            self.live_view.offer(frame.rgb, result.poses, rejected=step.verdict.rejected, zones=self.zones,
+                                 presence=after, fps=self._processed_fps())
         if self.snapshots is not None and any(e.kind == "enter" for e in events):
             self.snapshots.submit(frame.rgb, result.poses, zones=self.zones)
         self._ping_watchdog()
@@ -305,6 +309,7 @@ class Daemon:
             "ms_per_person": round(person_ms(st.stage_ms) / st.landmark_runs, 3) if st.landmark_runs else None,
             "inference_errors": st.inference_errors,
             "non_finite_dropped": self.engine.stats.dropped_non_finite,  # poses dropped for NaN/inf output
+            "validity_rejected": dict(sorted(self.validity.rejections.items())),  # since start, by reason
             "latency_ms": (
                 {"p50": round(float(np.percentile(lat, 50)), 2), "p99": round(float(np.percentile(lat, 99)), 2)}
                 if lat.size

@@ -189,8 +189,9 @@ class PoseEngine:
 
         tracks = [] if self.static else self._tracks
         self._tracks = []
-        # Candidates of this frame: (track, ROI); track None = a new detection.
-        candidates: list[tuple[Track | None, Roi]] = [(t, t.roi) for t in tracks]
+        # Candidates of this frame: (track, ROI, score of the detection that started the track); track None = a
+        # new detection.
+        candidates: list[tuple[Track | None, Roi, float]] = [(t, t.roi, t.score) for t in tracks]
         self._since_detect += 1
         if not tracks or (len(tracks) < self.max_poses and self._since_detect >= self.detect_interval):
             t0 = time.perf_counter()
@@ -211,10 +212,12 @@ class PoseEngine:
             ok = np.array([r.is_finite() for r in new], bool)
             keep = ok & ~suppressed(detections.boxes[: len(new)] * size, self._tracked_xy(tracks))
             room = self.max_poses - len(tracks)
-            candidates += [(None, r) for r, k in zip(new, keep, strict=True) if k][:room]
+            kept = [i for i, k in enumerate(keep) if k][:room]
+            candidates += [(None, new[i], float(detections.scores[i])) for i in kept]
 
-        for track, roi in candidates:
-            self._run_person(frame_rgb, track, roi, result, timestamp_ns)
+        scores: dict[int | None, float] = {}  # pose id → its track's detection score
+        for track, roi, score in candidates:
+            self._run_person(frame_rgb, track, roi, score, result, timestamp_ns, scores)
 
         if len(self._tracks) > 1:
             # Two tracks that converged on one person: the younger (later in the list) is dropped.
@@ -230,15 +233,17 @@ class PoseEngine:
         if self.static:
             self._tracks = []
         result.poses.sort(key=lambda p: p.id)
+        result.track_scores = [scores[p.id] for p in result.poses]
         stats.frames_with_pose += bool(result.poses)
         stats.poses += len(result.poses)
         return self._finish(result, t_start)
 
     def _run_person(
-        self, frame_rgb: npt.NDArray[np.uint8], track: Track | None, roi: Roi, result: FramePoses,
-        timestamp_ns: int,
+        self, frame_rgb: npt.NDArray[np.uint8], track: Track | None, roi: Roi, score: float, result: FramePoses,
+        timestamp_ns: int, scores: dict[int | None, float],
     ) -> None:
-        """One landmark invoke for one person; appends the pose and, in video mode, the track for the next frame."""
+        """One landmark invoke for one person; appends the pose (its detection score to `scores`) and, in video
+        mode, the track for the next frame."""
         width, height, timings, stats = result.width, result.height, result.timings_ms, self.stats
         t0 = time.perf_counter()
         tensor, letterbox = self.landmarks.input_tensor(frame_rgb, roi)
@@ -262,11 +267,13 @@ class PoseEngine:
                 self.smoother.reset_on_loss()  # the legacy graph's reset (already reset: a no-op, kept for parity)
             return
         if self.static:
+            scores[len(result.poses)] = score
             result.poses.append(dataclasses.replace(pose, id=len(result.poses)))
             return
         if track is None:
             track_id, returned = self._ids.assign(roi, timestamp_ns)
-            track = Track(track_id, roi, self._new_smoother(returned))
+            track = Track(track_id, roi, self._new_smoother(returned), score=score)
+        scores[track.id] = score
         if track.smoother is not None:
             t0 = time.perf_counter()
             pose = track.smoother.smooth(pose, width, height, timestamp_ns)
@@ -274,10 +281,10 @@ class PoseEngine:
         result.poses.append(dataclasses.replace(pose, id=track.id))
         nxt = roi_from_points(pose.aux[0, :2], pose.aux[1, :2], width, height)
         if nxt.is_finite():
-            self._tracks.append(Track(track.id, nxt, track.smoother, pose.xy_pixels(width, height)))
+            self._tracks.append(Track(track.id, nxt, track.smoother, pose.xy_pixels(width, height), score))
         else:
             # The legacy graph drops the ROI without resetting the filters; the id can come back.
-            self._lose(Track(track.id, roi, track.smoother), timestamp_ns, reset_smoother=False)
+            self._lose(Track(track.id, roi, track.smoother, score=score), timestamp_ns, reset_smoother=False)
 
     def _finish(self, result: FramePoses, t_start: float) -> FramePoses:
         result.timings_ms["total"] = (time.perf_counter() - t_start) * 1e3

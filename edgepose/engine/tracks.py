@@ -93,13 +93,15 @@ def duplicates(xy_px: F32, scales_px: F32, threshold: float = DUPLICATE_DISTANCE
 
 @dataclass(slots=True)
 class Track:
-    """One tracked person: id, the ROI for the next frame, its smoother (None in static mode), and the last
-    pose's keypoints in pixels (33, 2)."""
+    """One tracked person: id, the ROI for the next frame, its smoother (None in static mode), the last
+    pose's keypoints in pixels (33, 2), and the score of the detection that started the track (pose validity
+    weighs it)."""
 
     id: int
     roi: Roi
     smoother: Any = None
     xy_px: F32 | None = None
+    score: float = float("nan")
 
 
 @dataclass(slots=True)

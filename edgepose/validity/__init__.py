@@ -1,0 +1,10 @@
+"""Pose validity: decides, per pose the engine returns, whether it is a person (docs/presence.md).
+
+`ValidityStage.process(frame_poses, rgb)` → `ValidityResult(accepted, rejected)`. The engine stays
+MediaPipe-equal; this layer sits between it and smoothing-consumers (presence, publishing).
+"""
+
+from edgepose.validity.stage import ValidityConfig, ValidityResult, ValidityStage
+from edgepose.validity.zones import Zone, ZoneError, parse_zones
+
+__all__ = ["ValidityConfig", "ValidityResult", "ValidityStage", "Zone", "ZoneError", "parse_zones"]

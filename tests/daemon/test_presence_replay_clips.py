@@ -1,0 +1,85 @@
+"""The daemon's path (lite int8, validity, presence) replayed on the presence clips matches their labels.
+
+Every shipped clip is replayed once with the daemon's defaults. The two clips where the target is not met
+(docs/presence.md) are strict xfails: they fail the run the day they start to pass, so the docs get updated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from support.paths import MODELS_DIR, SHARED_DATA
+
+from edgepose.commands.presence import run_replay
+from edgepose.config import Config
+from edgepose.daemon.replay_score import load_labels, score
+
+PRESENCE = SHARED_DATA / "videos" / "presence"
+CLIPS = [
+    "wallflower_movedobject_conference_room.mp4",  # the long one: 1745 frames, 2 visits, moved chair
+    "casiab_001-bkgrd-090.avi",
+    "casiab_001-nm-01-090.avi",
+    "casiab_001-bg-01-090.avi",
+    "casiab_002-nm-01-090.avi",
+    "casiab_003-nm-01-090.avi",
+    "school_corridor_crowd.mp4",
+    "home_room_fall07.mp4",
+    "epfl_lab_6p-c3_truncated.avi",
+    "epfl_lab_6p-c0_truncated.avi",
+    "intel_people_detection_preview.gif",
+]
+NOT_MET = {
+    "aboda_video4_sidewalk.avi": "enter/leave for the scooter rider the notes mention (frames 36-86, labelled "
+                                 "empty), and a vehicle at the top edge (~215) whose track drifts onto the kerb",
+    "bgslibrary_road_cars_topview.avi": "a pose riding a car passes the speed rule on a slow stretch: one enter "
+                                        "on a clip without a person",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cfg() -> Config:
+    if not (PRESENCE / "labels.json").is_file():
+        pytest.skip(f"presence clips not found at {PRESENCE} (set EDGEPOSE_TEST_DATA)")
+    if not any(MODELS_DIR.glob("pose_landmark_lite_int8*.tflite")):
+        pytest.skip(f"int8 lite model not found in {MODELS_DIR}")
+    c = Config()
+    return c.replace(engine=dataclasses.replace(c.engine, backend="cpu", models_dir=str(MODELS_DIR)))
+
+
+def replay_and_score(cfg: Config, clip: str) -> dict:
+    out = run_replay(cfg, PRESENCE / clip)
+    labels = load_labels(PRESENCE / "labels.json", clip, out["frames"])
+    s = score(labels, out["events"], out["present"], out["posed"], out["times"], cfg.presence.leave_seconds)
+    return {"out": out, "score": s}
+
+
+@pytest.mark.parametrize("clip", CLIPS + [pytest.param(c, marks=pytest.mark.xfail(reason=r, strict=True))
+                                          for c, r in NOT_MET.items()])  # fmt: skip
+def test_replay_events_match_labels(cfg: Config, clip: str) -> None:
+    r = replay_and_score(cfg, clip)
+    s = r["score"]
+    detail = f"{clip}: events {r['out']['events']}, score {s.to_dict()}"
+    assert s.ok, detail
+    assert s.enters == s.visits, detail
+    # A regression guard, not the target: the conference room is at 1.7 % of its empty frames with a pose
+    # against the 1 % target (docs/presence.md); on the clips with enough empty frames to say, stay under 2 %.
+    if s.empty_frames >= 300:
+        assert s.empty_frames_with_pose <= 0.02 * s.empty_frames, detail
+
+
+def test_replay_times_are_media_time(cfg: Config) -> None:
+    """Frame times come from the media position, not the wall clock: frame k of a 25 fps clip is k/25 s."""
+    out = run_replay(cfg, PRESENCE / "casiab_001-nm-01-090.avi")
+    assert out["fps"] == pytest.approx(25.0)
+    assert out["times"][50] == pytest.approx(2.0, abs=1e-6)
+    kind, frame, seconds = out["events"][0]
+    assert kind == "enter" and seconds == pytest.approx(frame / 25.0, abs=1e-6)
+
+
+def test_no_validity_shows_the_ghosts(cfg: Config) -> None:
+    """Validity off, the conference room's furniture ghosts are published on most empty frames."""
+    out = run_replay(cfg, PRESENCE / "epfl_lab_6p-c0_truncated.avi", validity=False)
+    assert sum(out["posed"]) >= 20 and any(k == "enter" for k, _, _ in out["events"])
+    on = run_replay(cfg, PRESENCE / "epfl_lab_6p-c0_truncated.avi")
+    assert not on["events"] and on["rejected"].get("size", 0) >= 20
