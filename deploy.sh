@@ -28,7 +28,8 @@ libedgetpu_pinned_sha256() {
     case "$1" in
         bookworm_amd64) echo 23be53c72eff4d44afc2f727700da185791d3ca0867bd0b5e082ec3a0de21925 ;;
         bookworm_arm64) echo 46ab47310d6de120bda4678febe5eb6143f5c7d7dd17c0d017ae5f6cd67dfec5 ;;
-        *) echo "" ;;  # bookworm_armhf, trixie_*: not pinned yet
+        trixie_arm64) echo df9e9b16c802f4e4ad6fd8d9d0866d25eff8ddef989813f398794546d267bd11 ;;
+        *) echo "" ;;  # bookworm_armhf, trixie_amd64, trixie_armhf: not pinned yet
     esac
 }
 
