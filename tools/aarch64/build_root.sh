@@ -10,7 +10,6 @@
 # this script's inputs (suite, package list, wheel pins) are unchanged. Needs: debootstrap, dpkg-deb, python3
 # with pip, network (Debian archive and PyPI) on a cold cache. Exit 69 when a tool or the network is missing.
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
 cache="${EDGEPOSE_AARCH64_CACHE:-/var/cache/edgepose-aarch64}"
 suite=bookworm  # Python 3.11, as Raspberry Pi OS Bookworm
 # The same versions as CI's x86 venv, so a difference under qemu is the CPU's, not a library's.
