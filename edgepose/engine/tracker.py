@@ -19,8 +19,15 @@ from edgepose.engine.detector import MIN_SCORE, PoseDetector
 from edgepose.engine.landmarks import DEFAULT_HEATMAP_KERNEL, MIN_PRESENCE, LandmarkModel
 from edgepose.engine.roi import roi_from_points
 from edgepose.inference.backend import create_backend
+from edgepose.inference.cpu_choice import PrecisionChoice, choose_precision, host_cpu
 from edgepose.inference.pruning import is_mask_output
-from edgepose.model_files import default_models_dir, detector_filename, landmark_model_for, resolve_model
+from edgepose.model_files import (
+    default_models_dir,
+    detector_filename,
+    landmark_filename,
+    landmark_model_for,
+    resolve_model,
+)
 from edgepose.pose import FramePoses, Pose, Roi
 
 # The legacy Python API's synthetic clock (spec §5.4): frame k is at k·33 333 µs.
@@ -40,7 +47,7 @@ class EngineConfig:
     """Everything needed to build a PoseEngine; mirrors the [engine] section of the daemon config."""
 
     model: str = "full"
-    precision: str = "float"
+    precision: str = "float"  # "float", "int8" or "auto" (per stage, from the CPU: edgepose.inference.cpu_choice)
     backend: str = "cpu"
     edgetpu_device: str | None = None
     threads: int | None = None
@@ -65,6 +72,13 @@ class EngineStats:
     stage_ms: dict[str, float] = field(default_factory=dict)  # cumulative per stage
 
 
+def precision_for(config: EngineConfig, models_dir: Path) -> PrecisionChoice:
+    """The forms of the two models: as asked, or for "auto" the CPU's (an Edge TPU takes int8)."""
+    compiled = models_dir / landmark_filename(config.model, "int8").replace(".tflite", "_edgetpu.tflite")
+    edgetpu = config.backend == "edgetpu" or (config.backend == "auto" and compiled.is_file())
+    return choose_precision(config.precision, config.model, host_cpu(), edgetpu=edgetpu)
+
+
 class PoseEngine:
     """Single-person BlazePose: `process(frame_rgb, timestamp_ns)` → FramePoses."""
 
@@ -83,13 +97,15 @@ class PoseEngine:
         self.stats = EngineStats()
         self._next_roi: Roi | None = None
         self._synthetic_frame = 0
+        self.precision: PrecisionChoice | None = None  # the forms from_config chose, and why
 
     @classmethod
     def from_config(cls, config: EngineConfig, smoother: Smoother | None = None) -> PoseEngine:
         """Load the models named by `config`; `smoother` replaces the default PoseSmoother (video mode)."""
         models_dir = config.models_dir or default_models_dir()
-        det_path = resolve_model(models_dir, detector_filename(config.precision))
-        lm_name = landmark_model_for(models_dir, config.model, config.precision, config.backend)
+        choice = precision_for(config, models_dir)
+        det_path = resolve_model(models_dir, detector_filename(choice.detector))
+        lm_name = landmark_model_for(models_dir, config.model, choice.landmark, config.backend)
         lm_path = resolve_model(models_dir, lm_name)
         kwargs = {"threads": config.threads, "device": config.edgetpu_device}
         detector = PoseDetector(create_backend(det_path, config.backend, **kwargs), config.min_detection_score)
@@ -106,7 +122,9 @@ class PoseEngine:
 
             # Auxiliary points are smoothed even with landmark smoothing off, as in the legacy graph (§4.1).
             smoother = PoseSmoother(smooth_landmarks=config.smooth_landmarks)
-        return cls(detector, landmarks, static=config.static, smoother=smoother)
+        engine = cls(detector, landmarks, static=config.static, smoother=smoother)
+        engine.precision = choice
+        return engine
 
     @property
     def backend_name(self) -> str:
