@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--broker", metavar="HOST:PORT", help="MQTT broker")
     p.add_argument("--device-id", help="device id used in topics")
     p.add_argument("--model", choices=("lite", "full", "heavy"))
-    p.add_argument("--precision", choices=("auto", "float", "int8"))
+    p.add_argument("--precision", choices=("auto", "float", "fp16", "int8"))
     p.add_argument("--backend", choices=("auto", "cpu", "edgetpu"))
     p.add_argument("--models-dir", help="directory with the model files")
     p.add_argument("--loop", action="store_true", default=None, help="loop a video file or folder")

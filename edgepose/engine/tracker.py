@@ -112,7 +112,7 @@ class PoseEngine:
         # Without a mask, the landmark model's segmentation head is not computed at all.
         drop = None if config.segmentation or config.full_graph else is_mask_output
         landmarks = LandmarkModel(
-            create_backend(lm_path, config.backend, drop_outputs=drop, **kwargs),
+            create_backend(lm_path, config.backend, drop_outputs=drop, fp16=choice.landmark == "fp16", **kwargs),
             heatmap_kernel=config.heatmap_kernel,
             min_presence=config.min_presence,
             segmentation=config.segmentation,

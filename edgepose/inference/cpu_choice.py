@@ -63,7 +63,9 @@ def host_cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuInfo:
 def choose_precision(requested: str, model: str, cpu: CpuInfo, *, edgetpu: bool = False) -> PrecisionChoice:
     """The form of the detector and of the landmark model `model` for `requested` ("auto", "float", "int8")."""
     if requested != "auto":
-        return PrecisionChoice(requested, requested, f"precision = {requested!r} (explicit)")
+        # The detector has no fp16 form (edgepose.inference.fp16): with fp16 it runs its float file.
+        detector = "float" if requested == "fp16" else requested
+        return PrecisionChoice(detector, requested, f"precision = {requested!r} (explicit)")
     if edgetpu:
         return PrecisionChoice("int8", "int8", "auto: int8 (the Edge TPU runs only int8 models)")
     if cpu.machine in ("x86_64", "AMD64", "i686"):
