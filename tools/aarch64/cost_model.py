@@ -27,13 +27,14 @@ class Core:
     branch_pipes: float
     efficiency: float  # η: sustained fraction of the bottleneck's peak (assumption, docs/pi.md)
     speedup_4_threads: float  # assumption for these small models (docs/pi.md)
+    fp16: bool  # FP16 arithmetic (HWCAP fphp)
 
 
 CORES: dict[str, Core] = {
     # Cortex-A72: 3-wide; F0/F1 ASIMD pipes; one load (L) and one store (S) pipe; I0/I1 integer; one branch.
-    "pi4": Core("Cortex-A72", "Raspberry Pi 4", 1.5, 3, 2, 1, 1, 2, 1, 0.5, 2.5),
+    "pi4": Core("Cortex-A72", "Raspberry Pi 4", 1.5, 3, 2, 1, 1, 2, 1, 0.5, 2.5, False),
     # Cortex-A76: 4-wide; V0/V1 ASIMD pipes; two load/store AGUs (two loads, one store a cycle); 3 integer; 1 B.
-    "pi5": Core("Cortex-A76", "Raspberry Pi 5", 2.4, 4, 2, 2, 1, 3, 1, 0.5, 2.5),
+    "pi5": Core("Cortex-A76", "Raspberry Pi 5", 2.4, 4, 2, 2, 1, 3, 1, 0.5, 2.5, True),
 }
 
 VECTOR = ("simd", "simd_mac", "fp16", "dot")

@@ -31,13 +31,16 @@ from edgepose.model_files import default_models_dir, landmark_model_for  # noqa:
 STAGES = ("detector", "lite", "full", "heavy")
 
 
-def forms(models_dir: Path) -> dict[str, str]:
-    """NAME → file, as the engine picks them on the CPU (int8: the int8 detector and the mixed landmark files)."""
+def forms(models_dir: Path, board: str) -> dict[str, str]:
+    """NAME → file, as the engine picks them on the CPU (int8: the int8 detector and the mixed landmark files);
+    fp16 only where the core has FP16 arithmetic; and lite's whole graph as MediaPipe runs it (§7 of docs/pi.md)."""
     out = {"detector/float": "float/pose_detection.tflite", "detector/int8": "pose_detection_int8.tflite"}
     for m in STAGES[1:]:
         out[f"{m}/float"] = f"float/pose_landmark_{m}.tflite"
         out[f"{m}/int8"] = landmark_model_for(models_dir, m, "int8", "cpu")
-        out[f"{m}/fp16"] = f"float/pose_landmark_{m}.tflite@fp16"
+        if CORES[board].fp16:
+            out[f"{m}/fp16"] = f"float/pose_landmark_{m}.tflite@fp16"
+    out["lite/float, whole graph"] = "float/pose_landmark_lite.tflite@whole"
     return out
 
 
@@ -52,13 +55,13 @@ def count(board: str, models_dir: Path, invokes: int, plugin: Path, work: Path) 
     """{form: {class: instructions per invoke}} for one board."""
     out = work / f"counts-{board}.txt"
     env = {**os.environ, "QEMU": "qemu-aarch64", "QEMU_EXTRA_ARGS": f"-plugin {plugin},out={out}"}
-    items = [f"{k}={v}" for k, v in forms(models_dir).items()]
+    items = [f"{k}={v}" for k, v in forms(models_dir, board).items()]
     proc = subprocess.run([str(HERE / "run.sh"), board, str(HERE / "guest_invoke.py"), "--models-dir",
                            str(models_dir), "--invokes", str(invokes), *items],
                           env=env, capture_output=True, text=True, check=False)  # fmt: skip
     if proc.returncode != 0:
         raise SystemExit(f"{board}: guest failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    names = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("model ")]
+    names = [line.split(" ", 1)[1].rsplit(" ", 1)[0] for line in proc.stdout.splitlines() if line.startswith("model ")]
     lines = out.read_text().splitlines()
     classes = lines[0].split()[1:]
     marks = [[int(v) for v in ln.split()[2:]] for ln in lines[1:] if ln.startswith("mark ")]

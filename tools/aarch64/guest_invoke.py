@@ -30,19 +30,22 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--models-dir", type=Path, required=True)
     p.add_argument("--invokes", type=int, default=3)
-    p.add_argument("files", nargs="+", help="NAME=RELATIVE_PATH, or NAME=RELATIVE_PATH@fp16 (edgepose.inference.fp16)")
+    p.add_argument("files", nargs="+",
+                   help="NAME=RELATIVE_PATH[@fp16][@whole]: the fp16 form (edgepose.inference.fp16), the whole graph")
     args = p.parse_args()
     rng = np.random.default_rng(0)
     tmp = Path(tempfile.mkdtemp())
     for item in args.files:
         name, rel = item.split("=", 1)
         landmark = "landmark" in rel
+        whole = rel.endswith("@whole")  # the whole graph, segmentation head included (what MediaPipe runs)
+        rel = rel.removesuffix("@whole")
         path = args.models_dir / rel.removesuffix("@fp16")
         if rel.endswith("@fp16"):
             path = tmp / path.name
             path.write_bytes(fp16_model((args.models_dir / rel.removesuffix("@fp16")).read_bytes()))
         backend = create_backend(path, "cpu", threads=1,
-                                 drop_outputs=is_mask_output if landmark else None)  # fmt: skip
+                                 drop_outputs=is_mask_output if landmark and not whole else None)  # fmt: skip
         spec = backend.inputs[0]
         # Inputs in the models' range [0, 1] (landmarks) / [-1, 1] (detector); kernels' cost does not depend on
         # the values, but sparse or saturating paths could, so no zeros.
