@@ -93,12 +93,14 @@ def frame_table(board: str, res: dict[str, dict[str, float]]) -> list[str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("boards", nargs="*", choices=sorted(CORES), default=[])
+    p.add_argument("boards", nargs="*", metavar="pi4|pi5")
     p.add_argument("--invokes", type=int, default=3)
     p.add_argument("--models-dir", type=Path, default=default_models_dir())
     p.add_argument("--json", type=Path, help="write the counts and estimates here")
     p.add_argument("--from-json", type=Path, help="no counting: print the tables of counts written by --json")
     args = p.parse_args()
+    if unknown := set(args.boards) - set(CORES):
+        p.error(f"unknown board {', '.join(sorted(unknown))}; choose from {', '.join(sorted(CORES))}")
     if args.from_json:
         report = json.loads(args.from_json.read_text())
     else:
@@ -109,7 +111,7 @@ def main() -> None:
         core = CORES[board]
         print(f"\n{core.board} ({core.name}, {core.ghz} GHz): millions of instructions per invoke by class, "
               "estimated ms on one core")
-        classes = [k for k in next(iter(res.values())) if k != "total"]
+        classes = [k for k in next(iter(res.values())) if k != "total" and not k.startswith("ms")]
         print("| stage/form | total | " + " | ".join(classes) + " | bound by | ms |")
         print("|---" * (len(classes) + 4) + "|")
         for name, c in res.items():
