@@ -110,8 +110,10 @@ class SourceConfig:
 @dataclass(frozen=True)
 class EngineConfig:
     model: str = _opt("lite", "Landmark model", choices=("lite", "full", "heavy"))
-    precision: str = _opt("int8", "Model precision (int8: the shipped quantized models, see docs/int8.md)",
-                          choices=("float", "int8"))
+    precision: str = _opt("auto", "Model precision: auto (per stage, the fastest form on this CPU, docs/pi.md), "
+                          "float, fp16 (float landmark files in fp16 where the CPU has it: Pi 5), or int8 "
+                          "(the shipped quantized models, docs/int8.md)",
+                          choices=("auto", "float", "fp16", "int8"))
     backend: str = _opt("auto", "Inference backend (auto = Edge TPU if present, else CPU, logged loudly)",
                         choices=("auto", "cpu", "edgetpu"))
     edgetpu_device: str = _opt("", 'Edge TPU device: "" (first found), "usb", "usb:N", "pci", "pci:N"',

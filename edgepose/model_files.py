@@ -24,9 +24,10 @@ from typing import Literal
 from edgepose.errors import EXIT_NOINPUT, EdgeposeError
 
 Complexity = Literal["lite", "full", "heavy"]
-Precision = Literal["float", "int8"]
+Precision = Literal["float", "fp16", "int8"]
 COMPLEXITIES: tuple[str, ...] = ("lite", "full", "heavy")
-PRECISIONS: tuple[str, ...] = ("float", "int8")
+# fp16: the float landmark file run in fp16 where the CPU has FP16 arithmetic (edgepose.inference.fp16).
+PRECISIONS: tuple[str, ...] = ("float", "fp16", "int8")
 
 PYPI_PACKAGE = "mediapipe==0.10.14"
 NPM_PACKAGE = "@mediapipe/pose@0.5.1675469404"
@@ -92,13 +93,14 @@ def default_models_dir() -> Path:
 
 
 def detector_filename(precision: str) -> str:
-    return "float/pose_detection.tflite" if precision == "float" else "pose_detection_int8.tflite"
+    # The detector has no fp16 form (no reduced-precision metadata): fp16 means its float file.
+    return "float/pose_detection.tflite" if precision in ("float", "fp16") else "pose_detection_int8.tflite"
 
 
 def landmark_filename(complexity: str, precision: str) -> str:
     if complexity not in COMPLEXITIES:
         raise ModelError(f"unknown landmark model {complexity!r}; choose one of {', '.join(COMPLEXITIES)}")
-    if precision == "float":
+    if precision in ("float", "fp16"):
         return f"float/pose_landmark_{complexity}.tflite"
     return f"pose_landmark_{complexity}_int8.tflite"
 

@@ -115,6 +115,9 @@ def bench_engine(
     return {
         "model": args.model,
         "precision": args.precision,
+        # The forms the models ran in ("auto" resolved for this CPU, edgepose.inference.cpu_choice).
+        "precision_stages": ({"detector": ch.detector, "landmark": ch.landmark}
+                             if (ch := getattr(engine, "precision", None)) is not None else None),
         "backend": engine.backend_name,
         # Ops of the landmark model not run because their outputs are unused (edgepose.inference.pruning).
         "landmark_ops_dropped": pruned.removed_ops if (pruned := getattr(engine.landmarks.backend, "pruned", None))

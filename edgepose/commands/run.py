@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--device-id", help="device id used in topics (default: device.id, else the host name)")
     p.add_argument("--model", choices=("lite", "full", "heavy"),
                    help=f"landmark model (default: engine.model, {d.engine.model})")  # fmt: skip
-    p.add_argument("--precision", choices=("float", "int8"),
+    p.add_argument("--precision", choices=("auto", "float", "fp16", "int8"),
                    help=f"model precision (default: engine.precision, {d.engine.precision})")  # fmt: skip
     p.add_argument("--backend", choices=("auto", "cpu", "edgetpu"),
                    help=f"inference backend (default: engine.backend, {d.engine.backend})")  # fmt: skip

@@ -162,6 +162,8 @@ class Daemon:
             raise StartupError(str(e)) from None
         self.pipeline = PosePipeline(self.engine, self.validity, self.presence)
         backend = self.engine.landmarks.backend
+        if self.engine.precision is not None:
+            log.info("precision: %s", self.engine.precision.why)
         log.info("engine: %s %s on %s%s", self.cfg.engine.model, self.cfg.engine.precision, backend.name,
                  f" ({backend.note})" if getattr(backend, "note", "") else "")  # fmt: skip
         self.publisher = Publisher(self.cfg.mqtt, self.device_id, self.cfg.homeassistant, model=self.cfg.engine.model,
@@ -319,6 +321,10 @@ class Daemon:
             "backend_note": getattr(backend, "note", "") or None,
             "model": self.cfg.engine.model,
             "precision": self.cfg.engine.precision,
+            # What "auto" (or an explicit precision) chose for each stage, and why (docs/pi.md).
+            "precision_stages": {"detector": ch.detector, "landmark": ch.landmark, "why": ch.why}
+            if (ch := self.engine.precision) is not None
+            else None,
             # The same wall-clock `since` as the retained presence topic (the tracker counts in frame time).
             "presence": {"present": self.presence.state.present, "count": self.presence.state.count,
                          "since": round(self._since_wall, 3)},

@@ -26,8 +26,15 @@ from edgepose.engine.landmarks import DEFAULT_HEATMAP_KERNEL, MIN_PRESENCE, Land
 from edgepose.engine.roi import roi_from_points
 from edgepose.engine.tracks import Track, TrackIds, duplicates, suppressed
 from edgepose.inference.backend import create_backend
+from edgepose.inference.cpu_choice import PrecisionChoice, choose_precision, host_cpu
 from edgepose.inference.pruning import is_mask_output
-from edgepose.model_files import default_models_dir, detector_filename, landmark_model_for, resolve_model
+from edgepose.model_files import (
+    default_models_dir,
+    detector_filename,
+    landmark_filename,
+    landmark_model_for,
+    resolve_model,
+)
 from edgepose.pose import FramePoses, Pose, Roi
 
 # The legacy Python API's synthetic clock (spec §5.4): frame k is at k·33 333 µs.
@@ -47,7 +54,7 @@ class EngineConfig:
     """Everything needed to build a PoseEngine; mirrors the [engine] section of the daemon config."""
 
     model: str = "full"
-    precision: str = "float"
+    precision: str = "float"  # "float", "int8" or "auto" (per stage, from the CPU: edgepose.inference.cpu_choice)
     backend: str = "cpu"
     edgetpu_device: str | None = None
     threads: int | None = None
@@ -78,6 +85,13 @@ class EngineStats:
     landmark_runs: int = 0  # landmark invokes (one per person per frame)
     poses: int = 0  # poses returned, summed over frames
     stage_ms: dict[str, float] = field(default_factory=dict)  # cumulative per stage
+
+
+def precision_for(config: EngineConfig, models_dir: Path) -> PrecisionChoice:
+    """The forms of the two models: as asked, or for "auto" the CPU's (an Edge TPU takes int8)."""
+    compiled = models_dir / landmark_filename(config.model, "int8").replace(".tflite", "_edgetpu.tflite")
+    edgetpu = config.backend == "edgetpu" or (config.backend == "auto" and compiled.is_file())
+    return choose_precision(config.precision, config.model, host_cpu(), edgetpu=edgetpu)
 
 
 class PoseEngine:
@@ -113,20 +127,22 @@ class PoseEngine:
         self._ids = TrackIds(round(id_hold_seconds * 1e9))
         self._since_detect = 0
         self._synthetic_frame = 0
+        self.precision: PrecisionChoice | None = None  # the forms from_config chose, and why
 
     @classmethod
     def from_config(cls, config: EngineConfig, smoother: Smoother | None = None) -> PoseEngine:
         """Load the models named by `config`; `smoother` replaces the default PoseSmoother (video mode)."""
         models_dir = config.models_dir or default_models_dir()
-        det_path = resolve_model(models_dir, detector_filename(config.precision))
-        lm_name = landmark_model_for(models_dir, config.model, config.precision, config.backend)
+        choice = precision_for(config, models_dir)
+        det_path = resolve_model(models_dir, detector_filename(choice.detector))
+        lm_name = landmark_model_for(models_dir, config.model, choice.landmark, config.backend)
         lm_path = resolve_model(models_dir, lm_name)
         kwargs = {"threads": config.threads, "device": config.edgetpu_device}
         detector = PoseDetector(create_backend(det_path, config.backend, **kwargs), config.min_detection_score)
         # Without a mask, the landmark model's segmentation head is not computed at all.
         drop = None if config.segmentation or config.full_graph else is_mask_output
         landmarks = LandmarkModel(
-            create_backend(lm_path, config.backend, drop_outputs=drop, **kwargs),
+            create_backend(lm_path, config.backend, drop_outputs=drop, fp16=choice.landmark == "fp16", **kwargs),
             heatmap_kernel=config.heatmap_kernel,
             min_presence=config.min_presence,
             segmentation=config.segmentation,
@@ -136,8 +152,10 @@ class PoseEngine:
 
             # Auxiliary points are smoothed even with landmark smoothing off, as in the legacy graph (§4.1).
             smoother = PoseSmoother(smooth_landmarks=config.smooth_landmarks)
-        return cls(detector, landmarks, static=config.static, smoother=smoother, max_poses=config.max_poses,
-                   detect_interval=config.detect_interval, id_hold_seconds=config.id_hold_seconds)
+        engine = cls(detector, landmarks, static=config.static, smoother=smoother, max_poses=config.max_poses,
+                     detect_interval=config.detect_interval, id_hold_seconds=config.id_hold_seconds)
+        engine.precision = choice
+        return engine
 
     @property
     def backend_name(self) -> str:

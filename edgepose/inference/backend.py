@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgepose.errors import EXIT_NOINPUT, EdgeposeError
+from edgepose.inference.fp16 import Fp16Unavailable, fp16_model
 from edgepose.inference.pruning import PruneReport, PruningUnavailable, prune_outputs
 
 log = logging.getLogger(__name__)
@@ -110,9 +111,11 @@ class InterpreterBackend:
         delegates: Sequence[Any] = (),
         name: str = "cpu",
         drop_outputs: Callable[[tuple[int, ...]], bool] | None = None,
+        fp16: bool = False,
     ) -> None:
         """`drop_outputs`: outputs (by shape) the caller will not read; they and the ops that only compute them
-        are removed before loading (edgepose.inference.pruning), when the runtime allows it."""
+        are removed before loading (edgepose.inference.pruning), when the runtime allows it. `fp16`: let XNNPACK
+        compute in fp16 where the CPU can (edgepose.inference.fp16)."""
         self.path = Path(path)
         self.name = name
         self.note = ""  # why this backend was chosen when it is not the one asked for (auto fallback)
@@ -125,6 +128,11 @@ class InterpreterBackend:
             content = self._pruned_content(drop_outputs)
             if content is not None:
                 source = {"model_content": content}
+        if fp16:
+            try:
+                source = {"model_content": fp16_model(source.get("model_content") or self.path.read_bytes())}
+            except (Fp16Unavailable, OSError) as e:
+                raise BackendError(f"{self.path}: no fp16 form ({e}); use precision float or int8") from None
         try:
             self._interpreter = runtime.Interpreter(
                 **source, num_threads=threads, experimental_delegates=list(delegates) or None
@@ -204,6 +212,7 @@ def create_backend(
     device: str | None = None,
     runtime: str = "auto",
     drop_outputs: Callable[[tuple[int, ...]], bool] | None = None,
+    fp16: bool = False,
 ) -> Backend:
     """Load `path` on the CPU, or on the Edge TPU ("edgetpu", or "auto" when a TPU and a compiled model exist).
 
@@ -211,7 +220,7 @@ def create_backend(
     """
     if backend == "cpu":
         return InterpreterBackend(path, threads=threads, runtime=load_runtime(runtime), name="cpu",
-                                  drop_outputs=drop_outputs)  # fmt: skip
+                                  drop_outputs=drop_outputs, fp16=fp16)  # fmt: skip
     if backend in ("edgetpu", "auto"):
         from edgepose.inference.edgetpu import create_edgetpu_backend
 

@@ -1,0 +1,67 @@
+"""The daemon on a Pi's CPU: `edgepose run` as an arm64 process under qemu-user (tools/aarch64/run.sh) as a
+Cortex-A72 (Pi 4) or Cortex-A76 (Pi 5), with precision = "auto", against a real Mosquitto on the host.
+
+Runs only in the aarch64 CI stage (tools/aarch64/ci_stage.sh sets EDGEPOSE_AARCH64_BOARD=pi4|pi5), which builds
+the arm64 root first; elsewhere it is skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import cv2
+import pytest
+from support.daemon import daemon_config
+from support.paths import REPO
+
+from edgepose.commands.common import read_video
+
+BOARD = os.environ.get("EDGEPOSE_AARCH64_BOARD", "")
+# What precision = "auto" must choose on each Pi for the lite model (edgepose.inference.cpu_choice, docs/pi.md).
+EXPECTED = {"pi4": ("float", "float"), "pi5": ("int8", "int8")}
+FRAMES = 12
+
+pytestmark = pytest.mark.skipif(BOARD not in EXPECTED, reason="aarch64 stage only (EDGEPOSE_AARCH64_BOARD=pi4|pi5, "
+                                "set by tools/aarch64/ci_stage.sh)")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    src = shared_data / "videos/dance_tfjs_pose_1.mp4"
+    if not src.is_file():
+        pytest.skip(f"shared video missing: {src}")
+    frames = [f.rgb for f in read_video(src, max_frames=FRAMES)]
+    h, w = frames[0].shape[:2]
+    path = tmp_path_factory.mktemp("clip") / "short.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (w, h))
+    for f in frames:
+        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def test_daemon_publishes_poses_on_the_pi_cpu_with_auto_precision(broker, subscriber_factory, short_clip,
+                                                                  tmp_path) -> None:  # fmt: skip
+    device = f"qemu-{BOARD}"
+    sub = subscriber_factory(broker, [f"edgepose/{device}/#"])
+    config = daemon_config(tmp_path / "c.toml", port=broker.port, source=short_clip, device=device,
+                           sections={"engine": {"precision": "auto", "threads": 2}})
+    proc = subprocess.run([str(REPO / "tools/aarch64/run.sh"), BOARD, "-m", "edgepose", "run", "--config",
+                           str(config), "--summary"], cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    detector, landmark = EXPECTED[BOARD]
+    assert f"precision: auto: detector {detector}, landmark {landmark}" in proc.stderr
+    frames = [json.loads(m.payload) for m in sub.on(f"edgepose/{device}/pose")]
+    assert [f["seq"] for f in frames] == list(range(1, FRAMES + 1))
+    with_pose = [f for f in frames if f["poses"]]
+    assert len(with_pose) >= FRAMES - 2
+    assert all(len(f["poses"][0]["keypoints"]) == 33 for f in with_pose)
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["precision_stages"]["detector"] == detector
+    assert summary["precision_stages"]["landmark"] == landmark
+    assert summary["inference_errors"] == 0
+    assert sub.wait_for(lambda ms: any(m.topic.endswith("/status") and m.payload == b"offline" for m in ms))
