@@ -186,7 +186,7 @@ def build_models(
         manifest = Manifest(edgepose_version=__version__, calibration=calibration,
                             models={**_kept_entries(out_dir, models, mixed), **entries})  # fmt: skip
         det = out_dir / EDGETPU_SRC_DIR / f"{DETECTOR}_int8.tflite"
-        lms = [out_dir / f"{n}_int8.tflite" for n in models if n != DETECTOR]
+        lms = [out_dir / f"{n}_int8.tflite" for n in LANDMARKS if n in manifest.models]  # kept ones too
         manifest.edgetpu_compiler_command = compiler_command_text([det, *lms], out_dir)
         # Everything verified: move into place, manifest last.
         _install({out_dir / entries[k].file: p for k, p in staged.items()}, out_dir, manifest.to_json())
