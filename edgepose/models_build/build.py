@@ -187,7 +187,9 @@ def build_models(
                             models={**_kept_entries(out_dir, models, mixed), **entries})  # fmt: skip
         det = out_dir / EDGETPU_SRC_DIR / f"{DETECTOR}_int8.tflite"
         lms = [out_dir / f"{n}_int8.tflite" for n in LANDMARKS if n in manifest.models]  # kept ones too
-        manifest.edgetpu_compiler_command = compiler_command_text([det, *lms], out_dir)
+        rel = Path(out_dir.name)  # run from the models directory's parent, as the README says
+        rel_paths = [rel / p.relative_to(out_dir) for p in [det, *lms]]
+        manifest.edgetpu_compiler_command = compiler_command_text(rel_paths, rel)
         # Everything verified: move into place, manifest last.
         _install({out_dir / entries[k].file: p for k, p in staged.items()}, out_dir, manifest.to_json())
     if edgetpu:
@@ -221,7 +223,11 @@ def _kept_entries(out_dir: Path, models: tuple[str, ...], mixed: tuple[str, ...]
     built = {*models, *(f"{m}_mixed" for m in models if m in mixed)}
     if DETECTOR in models:
         built.add(EDGETPU_DETECTOR_KEY)
-    return {k: e for k, e in load_manifest(out_dir).models.items() if k not in built}
+    old = load_manifest(out_dir)
+    kept = {k: e for k, e in old.models.items() if k not in built}
+    for e in kept.values():
+        e.recipe.setdefault("calibration", old.calibration)  # the set it was built on, not this build's
+    return kept
 
 
 def _install(files: dict[Path, Path], out_dir: Path, manifest_json: str) -> None:
