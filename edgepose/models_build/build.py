@@ -26,8 +26,17 @@ from edgepose.models_build.edgetpu_check import (
 from edgepose.models_build.edgetpu_rewrite import depth_to_space_to_transpose_conv
 from edgepose.models_build.errors import ModelBuildError
 from edgepose.models_build.float32 import rewrite_float32, verify_rewrite
-from edgepose.models_build.manifest import MANIFEST_NAME, Manifest, ModelEntry
-from edgepose.models_build.quantize import MIXED_FLOAT, Recipe, io_types, mixed_recipe, op_counts, quantize_model
+from edgepose.models_build.manifest import MANIFEST_NAME, Manifest, ModelEntry, load_manifest
+from edgepose.models_build.quantize import (
+    MIXED_FLOAT,
+    Recipe,
+    detector_recipe,
+    import_quantizer,
+    io_types,
+    mixed_recipe,
+    op_counts,
+    quantize_model,
+)
 from edgepose.models_build.tflite_schema import read_model_bytes
 
 DETECTOR = "pose_detection"
@@ -91,11 +100,13 @@ def build_models(
             "no calibration data: ../shared/data is absent; pass --calibration DIR with frames of your camera"
         )
     names = tuple(models)
-    if ROI_LANDMARK not in names and any(n.startswith("pose_landmark") for n in names):
+    if ROI_LANDMARK not in names:  # its tracked ROIs are part of the calibration set
         names = (*names, ROI_LANDMARK)
     originals: dict[str, bytes] = {}
     for name in dict.fromkeys((DETECTOR, *names)):
         originals[name] = read_model_bytes(float_dir / f"{name}.tflite")
+        _check_kind(name, originals[name], float_dir / f"{name}.tflite")
+    import_quantizer()  # a missing extra fails here, after the quick input checks and before any long work
 
     with tempfile.TemporaryDirectory(prefix="edgepose-build-") as tmp_s:
         tmp = Path(tmp_s)
@@ -126,7 +137,7 @@ def build_models(
         staged: dict[str, Path] = {}
         entries: dict[str, ModelEntry] = {}
         held_out = _held_out(shared)
-        jobs = [(name, name, Recipe("int8")) for name in models]
+        jobs = [(name, name, detector_recipe() if name == DETECTOR else Recipe("int8")) for name in models]
         for name in models:
             if name in mixed:
                 jobs.append((f"{name}_mixed", name, mixed_recipe(name, rewritten[name].read_bytes())))
@@ -159,9 +170,7 @@ def build_models(
                 )
                 say(f"      Edge TPU compiler input {entries[EDGETPU_DETECTOR_KEY].file}: "
                     f"{entries[EDGETPU_DETECTOR_KEY].recipe['edgetpu_rewrite']}")  # fmt: skip
-        manifest = Manifest(
-            edgepose_version=__version__,
-            calibration={
+        calibration = {
                 "sha256": cset.source_sha256,
                 "root": "../shared/data" if calibration_dir is None else str(calibration_dir),
                 "files": len(source.files),
@@ -171,17 +180,54 @@ def build_models(
                 "detector_samples": len(cset.detector),
                 "landmark_crops": len(cset.landmark),
                 "held_out": "images/annotated (accuracy test set)" if calibration_dir is None else "",
-            },
-            models=entries,
-        )
+        }
+        for entry in entries.values():
+            entry.recipe["calibration"] = calibration
+        manifest = Manifest(edgepose_version=__version__, calibration=calibration,
+                            models={**_kept_entries(out_dir, models, mixed), **entries})  # fmt: skip
         det = out_dir / EDGETPU_SRC_DIR / f"{DETECTOR}_int8.tflite"
-        lms = [out_dir / f"{n}_int8.tflite" for n in models if n != DETECTOR]
-        manifest.edgetpu_compiler_command = compiler_command_text([det, *lms], out_dir)
+        lms = [out_dir / f"{n}_int8.tflite" for n in LANDMARKS if n in manifest.models]  # kept ones too
+        rel = Path(out_dir.name)  # run from the models directory's parent, as the README says
+        rel_paths = [rel / p.relative_to(out_dir) for p in [det, *lms]]
+        manifest.edgetpu_compiler_command = compiler_command_text(rel_paths, rel)
         # Everything verified: move into place, manifest last.
         _install({out_dir / entries[k].file: p for k, p in staged.items()}, out_dir, manifest.to_json())
     if edgetpu:
         run_edgetpu_compiler([det, *lms], out_dir, say)
     return manifest
+
+
+# Input (H, W, C) of each kind of float model (spec §1.1): a file under the wrong name fails before any work.
+_INPUT_SHAPES = {DETECTOR: (224, 224, 3), **{n: (256, 256, 3) for n in LANDMARKS}}
+
+
+def _check_kind(name: str, data: bytes, path: Path) -> None:
+    from edgepose.models_build.tflite_schema import load_model_t
+
+    g = load_model_t(data).subgraphs[0]
+    shape = tuple(int(v) for v in g.tensors[int(g.inputs[0])].shape[1:])
+    outputs = len(g.outputs)
+    want = _INPUT_SHAPES[name]
+    if shape != want or (name == DETECTOR) != (outputs == 2):
+        raise ModelBuildError(
+            f"{path} is not a {name} model: input {shape} with {outputs} outputs, expected input {want}"
+            f"{' and 2 outputs' if name == DETECTOR else ' and 5 outputs'}"
+        )
+
+
+def _kept_entries(out_dir: Path, models: tuple[str, ...], mixed: tuple[str, ...]) -> dict[str, ModelEntry]:
+    """Entries of an existing manifest for the models this build does not make (a partial rebuild, e.g. only the
+    detector); each keeps its own `recipe.calibration`."""
+    if not (out_dir / MANIFEST_NAME).is_file():
+        return {}
+    built = {*models, *(f"{m}_mixed" for m in models if m in mixed)}
+    if DETECTOR in models:
+        built.add(EDGETPU_DETECTOR_KEY)
+    old = load_manifest(out_dir)
+    kept = {k: e for k, e in old.models.items() if k not in built}
+    for e in kept.values():
+        e.recipe.setdefault("calibration", old.calibration)  # the set it was built on, not this build's
+    return kept
 
 
 def _install(files: dict[Path, Path], out_dir: Path, manifest_json: str) -> None:

@@ -21,6 +21,9 @@ def register_build(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--edgetpu", action="store_true",
                    help="also compile for the Edge TPU (or print the edgetpu_compiler command)")
     p.add_argument("--models-dir", type=Path, default=None, help="models directory (default: the repo's models/)")
+    p.add_argument("--only", nargs="+", default=None, metavar="MODEL",
+                   choices=("pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy"),
+                   help="rebuild only these models; the manifest keeps the other entries")
     p.set_defaults(func=run_build)
     return p
 
@@ -39,6 +42,7 @@ def run_build(args: argparse.Namespace) -> int:
         manifest = build_models(
             models_dir / "float", models_dir, args.calibration, args.edgetpu,
             progress=lambda m: print(m, file=sys.stderr, flush=True),
+            **({"models": tuple(args.only)} if args.only else {}),
         )
     except ModelBuildError as e:
         raise CommandError(str(e), EXIT_DATAERR) from None

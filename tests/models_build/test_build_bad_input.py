@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 
 import cv2
 import numpy as np
@@ -81,7 +82,39 @@ def test_failed_build_on_corrupt_float_model_overwrites_nothing(tmp_path) -> Non
     _assert_untouched(out, sentinels)
 
 
+def test_model_of_the_wrong_kind_names_the_file(tmp_path) -> None:
+    float_dir = tmp_path / "float"
+    float_dir.mkdir()
+    shutil.copy(_float_path("pose_landmark_lite"), float_dir / "pose_detection.tflite")  # wrong kind
+    shutil.copy(_float_path("pose_landmark_full"), float_dir / "pose_landmark_full.tflite")
+    out, sentinels = _models_dir_with_sentinels(tmp_path)
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    cv2.imwrite(str(calib / "frame.png"), np.zeros((64, 64, 3), np.uint8))
+    with pytest.raises(ModelBuildError, match=r"pose_detection.tflite is not a pose_detection model") as e:
+        build_models(float_dir, out, calibration_dir=calib, models=("pose_detection",))
+    assert "\n" not in str(e.value)
+    _assert_untouched(out, sentinels)
+
+
+def test_missing_quantizer_extra_is_one_line_naming_the_package(tmp_path, monkeypatch) -> None:
+    float_dir = tmp_path / "float"
+    float_dir.mkdir()
+    for n in ("pose_detection", "pose_landmark_full"):
+        shutil.copy(_float_path(n), float_dir / f"{n}.tflite")
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    cv2.imwrite(str(calib / "frame.png"), np.zeros((64, 64, 3), np.uint8))
+    monkeypatch.setitem(sys.modules, "ai_edge_quantizer", None)  # as if the extra were not installed
+    out, sentinels = _models_dir_with_sentinels(tmp_path)
+    with pytest.raises(ModelBuildError, match=r"ai-edge-quantizer is not installed.*edgepose\[quantize\]") as e:
+        build_models(float_dir, out, calibration_dir=calib, models=("pose_detection",))
+    assert "\n" not in str(e.value)
+    _assert_untouched(out, sentinels)
+
+
 def test_calibration_folder_without_people_fails_cleanly(tmp_path) -> None:
+    pytest.importorskip("ai_edge_quantizer", reason="needs the quantize extra (the check runs after it)")
     float_dir = tmp_path / "float"
     float_dir.mkdir()
     for n in ("pose_detection", "pose_landmark_lite", "pose_landmark_full"):

