@@ -151,6 +151,12 @@ class _PahoClient(mqtt.Client):
                 del self._out_messages[mid]
         return mids
 
+    def edgepose_largest_stored(self) -> int:
+        """Bytes of the largest payload paho holds to (re)send: on a reconnect paho resends these itself, before
+        the publisher hands anything over, so they are the first suspects of a connection that dies at once."""
+        with self._out_message_mutex:
+            return max((len(m.payload) for m in self._out_messages.values()), default=0)
+
     def edgepose_fallback_v311(self) -> None:
         # paho fixes the protocol at construction; switching it before the next CONNECT is the least invasive
         # way to keep the same client object (and with it any message paho still holds).
@@ -574,7 +580,8 @@ class Publisher:
             limit = getattr(props, "MaximumPacketSize", None) if props is not None else None
             self._max_packet = int(limit) if limit else None
             self._connected_at = time.monotonic()
-            self._conn_largest = 0
+            # What paho resends by itself after this CONNACK counts as handed over on this connection.
+            self._conn_largest = self._client.edgepose_largest_stored()
             with self._lock:
                 # _failures is reset only once the connection proved stable (see _on_disconnect).
                 self._auth_failed = False

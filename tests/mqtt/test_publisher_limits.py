@@ -217,13 +217,18 @@ def test_connection_closed_after_connack_keeps_the_backoff_growing(broker_factor
     pub = make(make_cfg(broker, protocol="3.1.1", reconnect_min=0.1, reconnect_max=2.0))
     t0 = time.time()
     pub.publish_presence(PresenceState(True, 1, t0), PresenceEvent("enter", t0, 1))
-    time.sleep(6.0)
+    # Waits for the event rather than a fixed time, and bounds the connections by the time it took: on a loaded
+    # machine the third connection (the first after the big message is held back) can come late.
+    delivered = sub.wait_for(lambda ms: any(m.topic == TOPICS.event for m in ms), timeout=20)
+    time.sleep(2.0)  # room for a duplicate to arrive
+    elapsed = time.time() - t0
     stats = pub.stats()
     events = [json.loads(m.payload)["type"] for m in sub.on(TOPICS.event)]
     warnings = [r.message for r in caplog.records if r.levelno >= logging.WARNING]
-    print(f"{stats['connections']} connections in 6 s; events {events}; log {warnings}")
-    # Before: ~1 reconnect every 0.1 s (the backoff restarted at reconnect_min on every CONNACK).
-    assert stats["connections"] <= 6, stats
+    print(f"{stats['connections']} connections in {elapsed:.1f} s; events {events}; log {warnings}")
+    assert delivered, stats
+    # Before: ~1 reconnect every 0.1 s (the backoff restarted at reconnect_min on every CONNACK): 60 in 6 s.
+    assert stats["connections"] <= 3 + elapsed / 1.5, stats
     assert events == ["enter"]
     assert stats["connected"]
     assert 1 <= len(warnings) <= 3 and all("max_packet_size" in w for w in warnings), warnings
