@@ -194,3 +194,24 @@ def test_a_redelivered_event_is_dropped_once(broker) -> None:
         events = [m for m in sub.messages(1.5) if isinstance(m, Event)]
     assert [e.event.ts for e in events] == [1700000000.123, 1700000005.456]
     assert sub.duplicate_events == 1
+
+
+def test_retained_presence_carries_zone_counts(broker) -> None:
+    """A subscriber that arrives later gets the retained state with its per-zone counts, typed (issue 13)."""
+    pub = make_publisher(broker)
+    try:
+        assert pub.wait_connected(10)
+        pub.publish_presence(PresenceState(True, 2, 1700000000.0, zones={"sofa": 1, "desk": 2}),
+                             PresenceEvent("enter", 1700000000.0, 2))
+        deadline = time.monotonic() + 10  # the event is acknowledged after the state (one connection, in order)
+        while pub.pending_events() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with subscribe(broker.host, broker.port, device_id=DEVICE, kinds=["presence"]) as sub:
+            got = next((m for m in sub.messages(timeout=5.0) if isinstance(m, Presence)), None)
+    finally:
+        pub.close()
+    assert got is not None and got.retained
+    assert got.state.zones == {"sofa": 1, "desk": 2} and got.state.count == 2
+    from edgepose.commands.listen import format_message
+
+    assert format_message(got).endswith(" sofa=1 desk=2")

@@ -63,7 +63,8 @@ def format_message(msg: Message) -> str:
     if isinstance(msg, Presence):
         s = msg.state
         state = "present" if s.present else "absent"
-        return f"{msg.device_id} presence {state} count={s.count} since={_fmt_ts(s.since)}"
+        zones = "".join(f" {name}={n}" for name, n in (s.zones or {}).items())
+        return f"{msg.device_id} presence {state} count={s.count} since={_fmt_ts(s.since)}{zones}"
     if isinstance(msg, Event):
         e = msg.event
         return f"{msg.device_id} event {e.type.upper()} at {_fmt_ts(e.ts)} count={e.count}"

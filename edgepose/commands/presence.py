@@ -56,7 +56,7 @@ def run_replay(cfg: Config, video: Path, *, validity: bool = True) -> dict[str, 
         engine = PoseEngine.from_config(engine_config(cfg), smoother=smoother(cfg))
     except (ModelError, BackendError, ValueError) as e:
         raise CommandError(str(e), EXIT_NOINPUT) from None
-    tracker = presence_sm.PresenceTracker(presence_config(cfg))
+    tracker = presence_sm.PresenceTracker(presence_config(cfg), cfg.zones)
     pipeline = PosePipeline(engine, validity_stage(cfg, enabled=validity), tracker)
     try:
         source = open_source(str(video), pace="fast")

@@ -32,6 +32,8 @@ import numpy as np
 
 from edgepose.pose import VISIBILITY, Pose
 from edgepose.topology import TORSO
+from edgepose.validity.rules import hip_centres, stack
+from edgepose.validity.zones import Zone, zone_counts
 
 _TORSO = np.asarray(TORSO, dtype=np.intp)
 
@@ -81,12 +83,15 @@ class PresenceEvent:
 @dataclass(frozen=True, slots=True)
 class PresenceState:
     """present; count of convincing poses in the last frame that had any (0 when absent); since = timestamp
-    of the last change of `present` (the first update's timestamp while nothing has changed; None before it).
+    of the last change of `present` (the first update's timestamp while nothing has changed; None before it);
+    zones: with include zones, {zone name: convincing poses whose hip centre is inside}, taken from the same
+    frame as `count` (all 0 when absent); None without include zones.
     """
 
     present: bool = False
     count: int = 0
     since: int | None = None
+    zones: dict[str, int] | None = None
 
 
 def is_convincing(pose: Pose, config: PresenceConfig) -> bool:
@@ -100,10 +105,13 @@ def is_convincing(pose: Pose, config: PresenceConfig) -> bool:
 class PresenceTracker:
     """The presence state machine; feed it every processed frame's poses with the frame timestamp."""
 
-    def __init__(self, config: PresenceConfig | None = None) -> None:
+    def __init__(self, config: PresenceConfig | None = None, zones: tuple[Zone, ...] = ()) -> None:
+        """`zones`: the configured zones; with include zones among them the state carries per-zone counts."""
         self.config = config if config is not None else PresenceConfig()
+        self.includes = tuple(z for z in zones if z.kind == "include")
         self._leave_ns = round(self.config.leave_seconds * 1e9)
-        self._state = PresenceState()
+        self._no_one = {z.name: 0 for z in self.includes} if self.includes else None
+        self._state = PresenceState(zones=self._no_one)
         self._streak = 0
         self._last_seen_ns = 0
         self._last_time_ns: int | None = None
@@ -122,18 +130,24 @@ class PresenceTracker:
             # here rather than stay present until the old time is reached again.
             self._last_seen_ns = min(self._last_seen_ns, t)
         self._last_time_ns = t
-        count = sum(1 for p in poses if is_convincing(p, self.config))
+        convincing = [p for p in poses if is_convincing(p, self.config)]
+        count = len(convincing)
 
         if not self._state.present:
             self._streak = self._streak + 1 if count else 0
             if self._streak >= self.config.enter_frames:
                 self._last_seen_ns = t
-                self._state = PresenceState(present=True, count=count, since=t)
+                self._state = PresenceState(present=True, count=count, since=t, zones=self._zones(convincing))
                 return [PresenceEvent("enter", t, count)]
             return []
 
         if count:
             self._last_seen_ns = t
+            # A change of a zone count alone changes the (retained) state but is no event: events are
+            # enter/leave/count of the whole view (docs/mqtt.md).
+            zones = self._zones(convincing)
+            if zones != self._state.zones:
+                self._state = replace(self._state, zones=zones)
             if count != self._state.count:
                 # Several people (engine.max_poses > 1): every change of the count while present is an event.
                 self._state = replace(self._state, count=count)
@@ -141,6 +155,12 @@ class PresenceTracker:
             return []
         if t - self._last_seen_ns >= self._leave_ns:
             self._streak = 0
-            self._state = PresenceState(present=False, count=0, since=t)
+            self._state = PresenceState(present=False, count=0, since=t, zones=self._no_one)
             return [PresenceEvent("leave", t, 0)]
         return []
+
+    def _zones(self, convincing: list[Pose]) -> dict[str, int] | None:
+        """Per include zone, the convincing poses whose hip centre (the validity stage's point) is inside."""
+        if not self.includes:
+            return None
+        return zone_counts(self.includes, hip_centres(stack(convincing)))

@@ -129,7 +129,7 @@ class Daemon:
         self.duration = duration
         self._stop = threading.Event()
         self.loop_stats = LoopStats()
-        self.presence = presence_sm.PresenceTracker(presence_config(cfg))
+        self.presence = presence_sm.PresenceTracker(presence_config(cfg), cfg.zones)  # per-zone counts
         self.validity = validity_stage(cfg)
         self.engine: PoseEngine | None = None
         self.pipeline: PosePipeline | None = None
@@ -249,8 +249,8 @@ class Daemon:
         for event in events:
             self._publish_presence(event)
         after = self.presence.state
-        if not events and (after.present, after.count) != (before.present, before.count):
-            self._publish_presence(None)  # the person count changed while present
+        if not events and (after.present, after.count, after.zones) != (before.present, before.count, before.zones):
+            self._publish_presence(None)  # the person count or a zone's count changed while present
         if self.live_view is not None:  # hands over references only; nothing happens while nobody watches
             self.live_view.offer(frame.rgb, result.poses, rejected=step.verdict.rejected, zones=self.zones,
                                  presence=after, fps=self._processed_fps())
@@ -274,7 +274,7 @@ class Daemon:
             self._since_wall = time.time()
             log.info("presence: %s (count %d)", event.kind, event.count)
         s = self.presence.state
-        state = contract.PresenceState(present=s.present, count=s.count, since=self._since_wall)
+        state = contract.PresenceState(present=s.present, count=s.count, since=self._since_wall, zones=s.zones)
         wire_ts = self._since_wall if event is None or event.kind != "count" else time.time()
         wire_event = contract.PresenceEvent(event.kind, wire_ts, event.count) if event else None
         self.publisher.publish_presence(state, wire_event)

@@ -126,15 +126,19 @@ class PresenceState:
     """The retained presence state: `since` = wall-clock seconds when the current state began (None: unknown).
 
     `stopped`: retained by a clean stop (absent, count 0): nobody is watching, so this is no observation.
+    `zones`: {include zone name: people whose hip centre is inside}, only when include zones are configured.
     """
 
     present: bool
     count: int
     since: float | None
     stopped: bool = False
+    zones: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {"v": PAYLOAD_VERSION, "present": self.present, "count": self.count, "since": _round_ts(self.since)}
+        if self.zones is not None:
+            d["zones"] = {str(k): int(v) for k, v in self.zones.items()}
         if self.stopped:
             d["stopped"] = True
         return d
@@ -324,7 +328,19 @@ def parse_presence(payload: bytes | str) -> PresenceState:
         raise ValueError("presence field 'count' is negative")
     since = _field(obj, "since", (int, float), "presence", nullable=True)
     return PresenceState(present=_field(obj, "present", bool, "presence"), count=count,
-                         since=None if since is None else float(since), stopped=obj.get("stopped") is True)
+                         since=None if since is None else float(since), stopped=obj.get("stopped") is True,
+                         zones=_zone_counts(obj))
+
+
+def _zone_counts(obj: dict[str, Any]) -> dict[str, int] | None:
+    """The optional `zones` field of a presence payload: {zone name: count ≥ 0}."""
+    if obj.get("zones") is None:
+        return None
+    zones = _field(obj, "zones", dict, "presence")
+    for name, n in zones.items():
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"presence field 'zones' has a bad count for zone {name!r}: {n!r}")
+    return dict(zones)
 
 
 def parse_event(payload: bytes | str) -> PresenceEvent:

@@ -133,3 +133,8 @@ def inside_any(zones: Sequence[Zone], points: F32) -> npt.NDArray[np.bool_]:
     for z in zones:
         out |= z.contains(points)
     return out
+
+
+def zone_counts(zones: Sequence[Zone], points: F32) -> dict[str, int]:
+    """How many of `points` (e.g. hip centres, (N, 2)) lie inside each zone, by name in the zones' order."""
+    return {z.name: int(np.count_nonzero(z.contains(points))) for z in zones}

@@ -14,6 +14,7 @@ from edgepose.daemon.presence import (
 )
 from edgepose.pose import VISIBILITY, Pose, Roi
 from edgepose.topology import KEYPOINT_INDEX
+from edgepose.validity.zones import parse_zones
 
 FRAME_NS = 33_333_333
 T0 = 1_000_000_000_000
@@ -193,3 +194,52 @@ def test_zero_leave_seconds_leaves_on_the_first_empty_frame() -> None:
 def test_config_is_frozen() -> None:
     with pytest.raises(AttributeError):
         PresenceConfig().enter_frames = 5  # type: ignore[misc]
+
+
+# ---- per-zone counts (issue 13) ----------------------------------------------------------------------------
+
+ZONES = parse_zones([
+    {"name": "sofa", "kind": "include", "polygon": [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]},
+    {"name": "desk", "kind": "include", "polygon": [[0.6, 0.2], [0.9, 0.2], [0.9, 0.8], [0.6, 0.8]]},
+    {"name": "tv", "kind": "mask", "polygon": [[0.9, 0.0], [1.0, 0.0], [1.0, 0.1]]},
+])
+
+
+def pose_at(x: float, y: float) -> Pose:
+    """A convincing pose whose hip centre is (x, y); the hips 0.3 apart and every other point far away, so only
+    the mid-hip point decides (neither hip alone, nor the nose, is where the centre is)."""
+    pose = make_pose()
+    pose.keypoints[:, :2] = (0.98, 0.02)
+    pose.keypoints[L_HIP, :2] = (x - 0.15, y)
+    pose.keypoints[R_HIP, :2] = (x + 0.15, y)
+    return pose
+
+
+def test_zone_counts_follow_hip_centres_and_change_the_state_without_an_event() -> None:
+    tracker = PresenceTracker(PresenceConfig(enter_frames=1, leave_seconds=0.5), ZONES)
+    assert tracker.state.zones == {"sofa": 0, "desk": 0}  # absent: every include zone, none of the masks
+    sofa, desk, elsewhere = pose_at(0.4, 0.5), pose_at(0.7, 0.5), pose_at(0.55, 0.95)
+    assert feed(tracker, [[sofa, desk, elsewhere]]) == [PresenceEvent("enter", T0, 3)]
+    assert tracker.state.count == 3 and tracker.state.zones == {"sofa": 1, "desk": 1}
+    # The person on the sofa moves to the desk: the count stays 3, so no event, but the zone counts change.
+    assert feed(tracker, [[desk, desk, elsewhere]], T0 + FRAME_NS) == []
+    assert tracker.state.count == 3 and tracker.state.zones == {"sofa": 0, "desk": 2}
+    # Unconvincing poses are not counted in zones either.
+    faint = pose_at(0.2, 0.5)
+    faint.keypoints[[L_SHOULDER, R_SHOULDER, L_HIP, R_HIP], VISIBILITY] = 0.1
+    assert feed(tracker, [[desk, faint]], T0 + 2 * FRAME_NS) == [PresenceEvent("count", T0 + 2 * FRAME_NS, 1)]
+    assert tracker.state.zones == {"sofa": 0, "desk": 1}
+    # Frames without anyone hold the last counts (like `count`) until the leave, which zeroes them.
+    assert feed(tracker, [[]], T0 + 3 * FRAME_NS) == []
+    assert tracker.state.zones == {"sofa": 0, "desk": 1}
+    leave_t = T0 + 2 * FRAME_NS + 500_000_000
+    assert feed(tracker, [[]], leave_t) == [PresenceEvent("leave", leave_t, 0)]
+    assert tracker.state == PresenceState(present=False, count=0, since=leave_t, zones={"sofa": 0, "desk": 0})
+
+
+def test_no_zone_counts_without_include_zones() -> None:
+    masks_only = tuple(z for z in ZONES if z.kind == "mask")
+    for zones in ((), masks_only):
+        tracker = PresenceTracker(PresenceConfig(enter_frames=1), zones)
+        feed(tracker, [[pose_at(0.4, 0.5)]])
+        assert tracker.state.present and tracker.state.zones is None

@@ -97,6 +97,12 @@ def test_presence_event_stats_status_round_trip() -> None:
     state = PresenceState(True, 2, 1700000000.5)
     assert contract.parse_presence(contract.presence_payload(state)) == state
     assert contract.parse_presence(contract.presence_payload(PresenceState(False, 0, None))).since is None
+    # Per-zone counts (include zones configured): an added field, version 1; absent without zones.
+    zoned = PresenceState(True, 2, 1700000000.5, zones={"sofa": 1, "desk": 2})
+    assert json.loads(contract.presence_payload(zoned))["zones"] == {"sofa": 1, "desk": 2}
+    assert contract.parse_presence(contract.presence_payload(zoned)) == zoned
+    assert "zones" not in json.loads(contract.presence_payload(state))
+    assert contract.parse_presence(contract.presence_payload(state)).zones is None
     ev = PresenceEvent("leave", 1700000001.25, 0)
     assert contract.parse_event(contract.event_payload(ev)) == ev
     stats = contract.parse_stats(contract.stats_payload({"processed_fps": 29.5, "bad": float("nan")}))
@@ -114,6 +120,12 @@ def test_presence_event_stats_status_round_trip() -> None:
         (contract.parse_presence, b'{"v": 2, "present": true, "count": 1, "since": null}', "version 2"),
         (contract.parse_presence, b'{"v": 1, "present": 1, "count": 1, "since": null}', "'present'"),
         (contract.parse_presence, b'{"v": 1, "present": true, "count": -1, "since": 0}', "negative"),
+        (contract.parse_presence, b'{"v": 1, "present": true, "count": 1, "since": 0, "zones": [1]}',
+         "'zones' has the wrong type list"),
+        (contract.parse_presence, b'{"v": 1, "present": true, "count": 1, "since": 0, "zones": {"a": -1}}',
+         "bad count for zone 'a'"),
+        (contract.parse_presence, b'{"v": 1, "present": true, "count": 1, "since": 0, "zones": {"a": true}}',
+         "bad count for zone 'a'"),
         (contract.parse_event, b'{"v": 1, "type": "jump", "ts": 1, "count": 0}', "enter, leave, count"),
         (contract.parse_event, b'{"v": 1, "type": "enter", "count": 0}', "lacks 'ts'"),
         (contract.parse_event, b'{"v": 1, "type": "enter", "ts": true, "count": 0}', "wrong type bool"),
