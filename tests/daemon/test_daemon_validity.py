@@ -1,7 +1,8 @@
 """The daemon with its validity stage: rejected poses are neither published nor counted, and stats say why.
 
-`edgepose run` as a real process on a real person-free clip (EPFL lab, chairs and monitors: the int8 lite
-pipeline holds a ghost on 28 of its 46 frames), lite int8 as shipped, a real Mosquitto.
+`edgepose run` as a real process on a real person-free clip (EPFL lab, chairs and monitors: the raw int8 lite
+pipeline holds a ghost on 4 of its 46 frames with the rebuilt detector of issue 10, 28 with the one before), lite
+int8 as shipped, a real Mosquitto.
 """
 
 from __future__ import annotations
@@ -41,15 +42,14 @@ def run_daemon(broker, subscriber_factory, tmp_path: Path, device: str, validity
 def test_ghosts_rejected_not_published_not_present(broker, subscriber_factory, tmp_path: Path) -> None:
     frames, events, stats = run_daemon(broker, subscriber_factory, tmp_path, "val-on", validity=True)
     assert len(frames) == 46
-    assert sum(bool(f["poses"]) for f in frames) <= 1  # docs/presence.md: 1 of 46 frames
+    assert sum(bool(f["poses"]) for f in frames) == 0
     assert events == []
     rejected = stats["validity_rejected"]
-    assert rejected.get("size", 0) >= 20, rejected
+    assert sum(rejected.values()) >= 3, rejected  # the ghosts the raw engine publishes (below), by reason
     assert "validity" in stats["stage_ms"] and stats["stage_ms"]["validity"] >= 0.0
 
 
 def test_validity_off_publishes_the_ghosts(broker, subscriber_factory, tmp_path: Path) -> None:
     frames, events, stats = run_daemon(broker, subscriber_factory, tmp_path, "val-off", validity=False)
-    assert sum(bool(f["poses"]) for f in frames) >= 20
-    assert [e["type"] for e in events][:1] == ["enter"]
+    assert sum(bool(f["poses"]) for f in frames) >= 3
     assert stats["validity_rejected"] == {}

@@ -7,6 +7,7 @@ Full int8 (the Edge TPU form) loses lite −7.3, full −15.1, heavy −18.1: it
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,10 @@ def pck(shared: Path, model: str, precision: str) -> dict:
 # (global ranges, fine scores) finds float's number of people on 1,305 sports photos, and scores here lite 73.66,
 # full 73.66, heavy 76.59 against float 75.61/75.12/79.02 (4–5 keypoints of 205). The acceptance on photos the
 # recipe was not chosen on is tests/models_build/test_int8_large_sets.py (PARSE, 305 photos).
-@pytest.mark.xfail(strict=True, reason="issue 10: rebuilt detector, −1.5 to −2.4 points on these 17 photos")
+# On aarch64 (the Pi's int8 kernels, run under qemu by tools/aarch64/ci_stage.sh) lite int8 scores 74.63 here and
+# passes: the expected failure is x86's.
+@pytest.mark.xfail(platform.machine() == "x86_64", strict=True,
+                   reason="issue 10: rebuilt detector, −1.5 to −2.4 points on these 17 photos (x86)")
 @pytest.mark.parametrize("model", ["lite", "full", "heavy"])
 def test_int8_pck_within_one_point_of_float(shared_data: Path, model: str) -> None:
     f = pck(shared_data, model, "float")
