@@ -50,6 +50,6 @@ def test_ghosts_rejected_not_published_not_present(broker, subscriber_factory, t
 
 
 def test_validity_off_publishes_the_ghosts(broker, subscriber_factory, tmp_path: Path) -> None:
-    frames, events, stats = run_daemon(broker, subscriber_factory, tmp_path, "val-off", validity=False)
+    frames, _events, stats = run_daemon(broker, subscriber_factory, tmp_path, "val-off", validity=False)
     assert sum(bool(f["poses"]) for f in frames) >= 3
     assert stats["validity_rejected"] == {}
