@@ -1,7 +1,7 @@
 """The daemon's path (lite int8, validity, presence) replayed on the presence clips matches their labels.
 
-Every shipped clip is replayed once with the daemon's defaults. The two clips where the target is not met
-(docs/presence.md) are strict xfails: they fail the run the day they start to pass, so the docs get updated.
+Every shipped clip is replayed once with the daemon's defaults. The clip where the target is not met
+(docs/presence.md) is a strict xfail: they fail the run the day they start to pass, so the docs get updated.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ CLIPS = [
     "home_room_fall07.mp4",
     "epfl_lab_6p-c3_truncated.avi",
     "epfl_lab_6p-c0_truncated.avi",
-    "intel_people_detection_preview.gif",
+    # Failed with the int8 detector before issue 10's rebuild (a scooter rider, kerb and car ghosts); pass now.
+    "aboda_video4_sidewalk.avi",
+    "bgslibrary_road_cars_topview.avi",
 ]
 NOT_MET = {
-    "aboda_video4_sidewalk.avi": "enter/leave for the scooter rider the notes mention (frames 36-86, labelled "
-                                 "empty), and a vehicle at the top edge (~215) whose track drifts onto the kerb",
-    "bgslibrary_road_cars_topview.avi": "a pose riding a car passes the speed rule on a slow stretch: one enter "
-                                        "on a clip without a person",
+    "intel_people_detection_preview.gif": "the rebuilt int8 detector (issue 10) finds nobody in this small, "
+                                          "dithered gif: its one visit gets no enter (validity off too)",
 }  # fmt: skip
 
 
@@ -62,10 +62,10 @@ def test_replay_events_match_labels(cfg: Config, clip: str) -> None:
     detail = f"{clip}: events {r['out']['events']}, score {s.to_dict()}"
     assert s.ok, detail
     assert s.enters == s.visits, detail
-    # A regression guard, not the target: the conference room is at 1.7 % of its empty frames with a pose
-    # against the 1 % target (docs/presence.md); on the clips with enough empty frames to say, stay under 2 %.
+    # The 1 % target (docs/presence.md: 2 of 2552 empty frames with a pose over all clips), on the clips with
+    # enough empty frames to say.
     if s.empty_frames >= 300:
-        assert s.empty_frames_with_pose <= 0.02 * s.empty_frames, detail
+        assert s.empty_frames_with_pose <= 0.01 * s.empty_frames, detail
 
 
 def test_replay_times_are_media_time(cfg: Config) -> None:
@@ -78,8 +78,9 @@ def test_replay_times_are_media_time(cfg: Config) -> None:
 
 
 def test_no_validity_shows_the_ghosts(cfg: Config) -> None:
-    """Validity off, the conference room's furniture ghosts are published on most empty frames."""
+    """Validity off, the EPFL lab's furniture ghosts are published (4 of 46 frames with the rebuilt detector) and
+    make an enter on a clip without a person; validity on rejects them."""
     out = run_replay(cfg, PRESENCE / "epfl_lab_6p-c0_truncated.avi", validity=False)
-    assert sum(out["posed"]) >= 20 and any(k == "enter" for k, _, _ in out["events"])
+    assert sum(out["posed"]) >= 3 and any(k == "enter" for k, _, _ in out["events"])
     on = run_replay(cfg, PRESENCE / "epfl_lab_6p-c0_truncated.avi")
-    assert not on["events"] and on["rejected"].get("size", 0) >= 20
+    assert not on["events"] and sum(on["rejected"].values()) >= 3
