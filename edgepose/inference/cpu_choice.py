@@ -66,7 +66,7 @@ def choose_precision(requested: str, model: str, cpu: CpuInfo, *, edgetpu: bool 
     if requested != "auto":
         # The detector has no fp16 form (edgepose.inference.fp16): with fp16 it runs its float file.
         detector = "float" if requested == "fp16" else requested
-        return PrecisionChoice(detector, requested, f"precision = {requested!r} (explicit)")
+        return PrecisionChoice(detector, requested, f"precision {requested} (explicit)")
     if edgetpu:
         return PrecisionChoice("int8", "int8", "auto: int8 (the Edge TPU runs only int8 models)")
     if cpu.machine in ("x86_64", "AMD64", "i686"):

@@ -30,6 +30,7 @@ import numpy as np
 from edgepose.commands.common import InputError, read_image
 from edgepose.commands.eval import load_single_person
 from edgepose.engine.tracker import EngineConfig, PoseEngine
+from edgepose.errors import EXIT_NOINPUT, EdgeposeError
 from edgepose.metrics import PckAccumulator
 from edgepose.model_files import COMPLEXITIES, default_models_dir
 from edgepose.topology import COCO17_FROM_BLAZEPOSE
@@ -40,8 +41,10 @@ PARTS = (*LABELLED_PARTS, "negatives")
 _SPORTS_PREFIX = {"choose": "lsp/", "confirm": "parse/"}
 
 
-class EvaluationError(Exception):
+class EvaluationError(EdgeposeError):
     """Missing data or model files: one line naming what is missing."""
+
+    exit_status = EXIT_NOINPUT
 
 
 @dataclass(frozen=True)
