@@ -104,10 +104,14 @@ class _PahoClient(mqtt.Client):
     edgepose_last_error: BaseException | None = None
     edgepose_on_pingresp: Callable[[], None] | None = None
     edgepose_raw_reason: dict[int, int]  # mid -> PUBACK reason byte paho could not decode (set per client)
+    # Run before each reconnect, outside paho's own iteration over its stored messages (see _on_disconnect).
+    edgepose_before_reconnect: Callable[[], None] | None = None
 
     def reconnect(self) -> MQTTErrorCode:
         self.edgepose_attempts += 1
         self.edgepose_last_error = None
+        if self.edgepose_before_reconnect is not None:
+            self.edgepose_before_reconnect()
         try:
             return super().reconnect()
         except OSError as e:  # includes socket.gaierror, ConnectionRefusedError and ssl.SSLError
@@ -244,6 +248,7 @@ class Publisher:
         self._sizes: dict[int, tuple[str, int]] = {}  # mid -> (topic, payload bytes) of tracked QoS 1 messages
         self._connected_at = 0.0
         self._quick_deaths = 0
+        self._forget_pending = False  # set by a quick death, done by _before_reconnect
         self._frame_bytes = 0  # largest pose payload so far
         self._conn_largest = 0  # largest payload handed over on the current connection
 
@@ -288,6 +293,7 @@ class Publisher:
         client.on_message = _guard(self._on_message)
         client.edgepose_on_pingresp = self._on_pingresp
         client.edgepose_raw_reason = {}
+        client.edgepose_before_reconnect = self._before_reconnect
         return client
 
     def start(self) -> Publisher:
@@ -649,13 +655,20 @@ class Publisher:
             # STABLE_SECONDS and then ends), so status, state and events get through instead of the daemon dying
             # on the same message forever.
             self._max_payload = min(self._max_payload or self._conn_largest, self._conn_largest - 1)
-            self._forget_oversized()
+            # Not here: this callback can run inside paho's resend loop over its stored messages (a connection
+            # dying during that loop), and deleting from them then breaks the loop. Done before the reconnect.
+            self._forget_pending = True
         self._log_failure(
             f"connection to {self.cfg.host}:{self.cfg.port} lost right after the broker accepted it "
             f"({reason}); if the broker limits message sizes (Mosquitto: message_size_limit, max_packet_size), "
             f"allow at least {largest} bytes; backing off"
             + (f" and not sending messages over {self._max_payload} bytes" if self._max_payload else ""))
         self._backoff(lost=False)
+
+    def _before_reconnect(self) -> None:
+        if self._forget_pending and self._max_payload is not None:
+            self._forget_pending = False
+            self._forget_oversized()
 
     def _forget_oversized(self) -> None:
         assert self._max_payload is not None
