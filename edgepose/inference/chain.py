@@ -186,7 +186,7 @@ def landmark_chain(
         if files is None:
             body = Path(models_dir) / EDGETPU_SRC_DIR / split_file_name(model_file, "body")
             raise BackendError(f"the Edge TPU form of {model_file} is not built ({body} is missing); run "
-                               "`edgepose models build --split-only`")  # fmt: skip
+                               "`edgepose models build --edgetpu-inputs-only`")  # fmt: skip
         return create_chain_backend(files, "cpu", threads=threads, runtime=runtime)
     if backend not in ("edgetpu", "auto") or files is None:
         return None

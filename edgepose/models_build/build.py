@@ -24,7 +24,7 @@ from edgepose.models_build.edgetpu_check import (
     compiler_command_text,
 )
 from edgepose.models_build.edgetpu_rewrite import depth_to_space_to_transpose_conv
-from edgepose.models_build.edgetpu_split import split_file_name, split_mixed
+from edgepose.models_build.edgetpu_split import split_file_name, split_mixed, with_converter_op_versions
 from edgepose.models_build.errors import ModelBuildError
 from edgepose.models_build.float32 import rewrite_float32, verify_rewrite
 from edgepose.models_build.manifest import COMPILER_INPUT_SUFFIX, MANIFEST_NAME, Manifest, ModelEntry, load_manifest
@@ -270,11 +270,13 @@ def _edgetpu_info(et) -> dict:
 
 
 def _edgetpu_detector(cpu_part: Path, cpu: ModelEntry, tmp: Path, samples) -> tuple[ModelEntry, Path]:
-    """The detector as the Edge TPU compiler gets it: DEPTH_TO_SPACE as an exact TRANSPOSE_CONV (edgetpu_rewrite),
-    checked bit-identical to the CPU file on calibration inputs. The CPU keeps the original (16 % faster there)."""
+    """The detector as the Edge TPU compiler gets it: DEPTH_TO_SPACE as an exact TRANSPOSE_CONV (edgetpu_rewrite)
+    and the op versions the TF converter sets, checked bit-identical to the CPU file on calibration inputs. The
+    CPU keeps the original (16 % faster there)."""
     from edgepose.models_build import verify
 
     data, replaced = depth_to_space_to_transpose_conv(cpu_part.read_bytes())
+    data = with_converter_op_versions(data)
     part = tmp / f"edgetpu_{cpu.file}"
     part.write_bytes(data)
     inputs = samples[:: max(1, len(samples) // REWRITE_CHECK_INPUTS)][:REWRITE_CHECK_INPUTS]
@@ -288,7 +290,8 @@ def _edgetpu_detector(cpu_part: Path, cpu: ModelEntry, tmp: Path, samples) -> tu
         sha256=cal.file_sha256(part),
         size=part.stat().st_size,
         source=cpu.source,
-        recipe={**cpu.recipe, "edgetpu_rewrite": f"{replaced} DEPTH_TO_SPACE as TRANSPOSE_CONV"},
+        recipe={**cpu.recipe, "edgetpu_rewrite": f"{replaced} DEPTH_TO_SPACE as TRANSPOSE_CONV",
+                "op_versions": "as the TF converter sets them"},
         float32_rewrite=cpu.float32_rewrite,
         verification={"bit_identical_to": cpu.file, "inputs": len(inputs)},
         edgetpu=_edgetpu_info(check_edgetpu_form(part)),
@@ -344,7 +347,8 @@ def edgetpu_split(name: str, mixed_part: Path, mixed: ModelEntry, tmp: Path,
             sha256=cal.file_sha256(path),
             size=path.stat().st_size,
             source=mixed.source,
-            recipe={**mixed.recipe, "edgetpu_split": f"{part} of {mixed.file} (segmentation output pruned)"},
+            recipe={**mixed.recipe, "edgetpu_split": f"{part} of {mixed.file} (segmentation output pruned)",
+                    "op_versions": "as the TF converter sets them"},
             float32_rewrite=mixed.float32_rewrite,
             verification={"chain_bit_identical_to": mixed.file, "inputs": len(inputs),
                           "body_inputs": list(split.body_inputs), "body_outputs": list(split.body_outputs)},
@@ -353,10 +357,10 @@ def edgetpu_split(name: str, mixed_part: Path, mixed: ModelEntry, tmp: Path,
     return out
 
 
-def write_edgetpu_split(models_dir: Path, progress: Progress | None = None) -> Manifest:
-    """Make the Edge TPU form of every built int8_mixed file in `models_dir` again (no quantization: the split
-    only cuts the mixed graph) and update the manifest and its compiler command. The bit-identity check runs on
-    3 fixed random crops."""
+def write_edgetpu_inputs(models_dir: Path, progress: Progress | None = None) -> Manifest:
+    """Make the Edge TPU compiler's inputs again from the built CPU files in `models_dir` (seconds, no
+    quantization): the rewritten detector and the split form of every int8_mixed file; update the manifest and
+    its compiler command. The bit-identity checks run on 3 fixed random inputs."""
     say = progress or (lambda _msg: None)
     models_dir = Path(models_dir)
     manifest = load_manifest(models_dir)
@@ -364,6 +368,14 @@ def write_edgetpu_split(models_dir: Path, progress: Progress | None = None) -> M
     samples = [rng.uniform(0.0, 1.0, (1, 256, 256, 3)).astype(np.float32) for _ in range(REWRITE_CHECK_INPUTS)]
     staged: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="edgepose-split-") as tmp_s:
+        det = manifest.models.get(DETECTOR)
+        if det is not None:
+            det_samples = [rng.uniform(-1.0, 1.0, (1, 224, 224, 3)).astype(np.float32) for _ in range(3)]
+            entry, path = _edgetpu_detector(models_dir / det.file, det, Path(tmp_s), det_samples)
+            entry.recipe["calibration"] = manifest.models.get(EDGETPU_DETECTOR_KEY, det).recipe.get(
+                "calibration", det.recipe.get("calibration"))  # fmt: skip
+            manifest.models[EDGETPU_DETECTOR_KEY], staged[EDGETPU_DETECTOR_KEY] = entry, path
+            say(f"{entry.file}: {entry.size} bytes, {entry.edgetpu['ops_total']} ops")
         for name in LANDMARKS:
             mixed = manifest.models.get(f"{name}_mixed")
             if mixed is None:

@@ -24,9 +24,9 @@ def register_build(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", default=None, metavar="MODEL",
                    choices=("pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy"),
                    help="rebuild only these models; the manifest keeps the other entries")
-    p.add_argument("--split-only", action="store_true",
-                   help="only cut the built int8_mixed files into the Edge TPU form (stem, body, heads; seconds, "
-                   "no quantization) and update the manifest")  # fmt: skip
+    p.add_argument("--edgetpu-inputs-only", action="store_true",
+                   help="only make the Edge TPU compiler's inputs again from the built files (rewritten detector, "
+                   "split landmark models; seconds, no quantization) and update the manifest")  # fmt: skip
     p.set_defaults(func=run_build)
     return p
 
@@ -38,13 +38,13 @@ def run_build(args: argparse.Namespace) -> int:
         from edgepose.model_files import default_models_dir
     except ImportError:  # pragma: no cover - model_files is part of the package
         default_models_dir = lambda: Path("models")  # noqa: E731
-    from edgepose.models_build.build import build_models, write_edgetpu_split
+    from edgepose.models_build.build import build_models, write_edgetpu_inputs
 
     models_dir = args.models_dir or default_models_dir()
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    if getattr(args, "split_only", False):
+    if getattr(args, "edgetpu_inputs_only", False):
         try:
-            manifest = write_edgetpu_split(models_dir, say)
+            manifest = write_edgetpu_inputs(models_dir, say)
         except ModelBuildError as e:
             raise CommandError(str(e), EXIT_DATAERR) from None
         print(f"wrote {models_dir / 'manifest.json'}; Edge TPU compiler: {manifest.edgetpu_compiler_command}")

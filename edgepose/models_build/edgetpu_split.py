@@ -184,6 +184,13 @@ def op_version(name: str, op, g, types: dict[int, str]) -> int:
     return 1
 
 
+def with_converter_op_versions(model_bytes: bytes) -> bytes:
+    """`model_bytes` with every op at its TF converter version (`set_op_versions`)."""
+    model = load_model_t(model_bytes)
+    set_op_versions(model)
+    return pack_model_t(model)
+
+
 def set_op_versions(model) -> None:
     """Give each op its converter version (`op_version`): one operator code per (builtin, custom code, version),
     as the converter writes them."""
@@ -208,4 +215,5 @@ def set_op_versions(model) -> None:
     model.operatorCodes = new_codes
 
 
-__all__ = ["PARTS", "SplitGraphs", "extract", "op_version", "set_op_versions", "split_file_name", "split_mixed"]
+__all__ = ["PARTS", "SplitGraphs", "extract", "op_version", "set_op_versions", "split_file_name", "split_mixed",
+           "with_converter_op_versions"]  # fmt: skip

@@ -38,7 +38,7 @@ def _crops() -> list[np.ndarray]:
 def _split(model_file: str = LITE):
     files = split_files(MODELS_DIR, model_file)
     if files is None:
-        pytest.fail(f"the Edge TPU form of {model_file} is not shipped (edgepose models build --split-only)")
+        pytest.fail(f"the Edge TPU form of {model_file} is not shipped (edgepose models build --edgetpu-inputs-only)")
     return files
 
 
@@ -101,7 +101,7 @@ def test_auto_without_a_tpu_falls_back_loudly_and_edgetpu_fails(tmp_path: Path, 
 
 
 def test_edgetpu_form_without_the_split_names_the_file(tmp_path: Path) -> None:
-    with pytest.raises(BackendError, match=r"edgetpu_src/pose_landmark_lite_int8_body.tflite is missing.*split-only"):
+    with pytest.raises(BackendError, match=r"edgetpu_src/pose_landmark_lite_int8_body.tflite is missing.*inputs-only"):
         landmark_chain(tmp_path, LITE, "cpu", edgetpu_form=True)
 
 

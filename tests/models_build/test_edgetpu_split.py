@@ -22,7 +22,7 @@ MODELS = ("lite", "full", "heavy")
 
 def _files(model: str):
     files = split_files(MODELS_DIR, f"pose_landmark_{model}_int8.tflite")
-    assert files is not None, f"the Edge TPU form of {model} is not shipped (edgepose models build --split-only)"
+    assert files is not None, f"the Edge TPU form of {model} is not shipped (models build --edgetpu-inputs-only)"
     return files
 
 
@@ -79,6 +79,9 @@ def test_op_versions_are_the_converters() -> None:
     assert heads["DEQUANTIZE"] == {2} and heads["CONV_2D"] == {1} and heads["LOGISTIC"] == {1}
     stem = _versions(files.stem)
     assert stem["QUANTIZE"] == {1} and stem["CONV_2D"] == {1}
+    detector = _versions(MODELS_DIR / "edgetpu_src/pose_detection_int8.tflite")
+    assert detector == {"CONV_2D": {3}, "DEPTHWISE_CONV_2D": {3}, "ADD": {2}, "PAD": {2}, "CONCATENATION": {2},
+                        "RESHAPE": {1}, "QUANTIZE": {1}, "TRANSPOSE_CONV": {3}, "RESIZE_BILINEAR": {3}}  # fmt: skip
 
 
 def test_body_runs_resizes_last() -> None:
@@ -92,3 +95,28 @@ def test_body_runs_resizes_last() -> None:
 def test_a_float_model_is_refused() -> None:
     with pytest.raises(ModelBuildError, match="no int8 ops"):
         split_mixed((require_float_models() / "float/pose_landmark_lite.tflite").read_bytes())
+
+
+def test_build_step_stages_verified_split_files(tmp_path: Path) -> None:
+    """The build's split step on real photos: the stem/heads under the runtime names, the body in edgetpu_src/,
+    the chain checked bit-identical to the mixed file, the body fully mapped, the manifest keys the tests expect."""
+    import cv2
+    import numpy as np
+    from support.paths import skimage_photo
+
+    from edgepose.models_build.build import edgetpu_split
+
+    mixed = load_manifest(MODELS_DIR).models["pose_landmark_lite_mixed"]
+    rgb = cv2.cvtColor(cv2.imread(str(skimage_photo("astronaut.png"))), cv2.COLOR_BGR2RGB)
+    samples = [(cv2.resize(rgb, (256, 256)).astype(np.float32) / 255.0)[None]]
+    out = edgetpu_split("pose_landmark_lite", MODELS_DIR / mixed.file, mixed, tmp_path, samples)
+    assert {k: e.file for k, (e, _) in out.items()} == {
+        "pose_landmark_lite_edgetpu_stem": "pose_landmark_lite_int8_stem.tflite",
+        "pose_landmark_lite_edgetpu_body_edgetpu_src": "edgetpu_src/pose_landmark_lite_int8_body.tflite",
+        "pose_landmark_lite_edgetpu_heads": "pose_landmark_lite_int8_heads.tflite",
+    }
+    body, path = out["pose_landmark_lite_edgetpu_body_edgetpu_src"]
+    assert body.verification["chain_bit_identical_to"] == mixed.file and body.verification["inputs"] == 1
+    assert body.edgetpu["fully_mapped"] and body.sha256 == load_manifest(MODELS_DIR).models[
+        "pose_landmark_lite_edgetpu_body_edgetpu_src"].sha256  # fmt: skip
+    assert path.read_bytes() == (MODELS_DIR / body.file).read_bytes()
