@@ -27,8 +27,9 @@ def fake_runtime(*, device_present: bool) -> types.ModuleType:
             raise ValueError(f"Failed to load delegate from {library}")
         return FakeDelegate(options or {})
 
-    def interpreter(model_path: str | None = None, model_content: bytes | None = None, num_threads=None,
-                    experimental_delegates=None):
+    def interpreter(
+        model_path: str | None = None, model_content: bytes | None = None, num_threads=None, experimental_delegates=None
+    ):
         mod.delegates = experimental_delegates
         mod.sources.append("content" if model_content is not None else Path(model_path).name)
         mod.loads.append((mod.sources[-1], experimental_delegates))
