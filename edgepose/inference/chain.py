@@ -180,7 +180,9 @@ def landmark_chain(
     """The landmark backend in its split Edge TPU form when it applies, else None (the caller loads one file):
     - `edgetpu_form`: the compiler's input on the CPU; the split must have been built;
     - backend "edgetpu" or "auto" with the compiled body present: the body on the TPU. If the TPU cannot start,
-      "edgetpu" raises BackendError and "auto" returns None after a warning (the single-file path falls back)."""
+      "edgetpu" raises BackendError and "auto" returns None after a warning (the single-file path falls back).
+      Without a compiled body: None when an older compiled full-int8 file exists (or for "auto"), else the
+      "edgetpu" error names the compiled body that is missing."""
     files = split_files(models_dir, model_file)
     if edgetpu_form:
         if files is None:
@@ -190,8 +192,13 @@ def landmark_chain(
         return create_chain_backend(files, "cpu", threads=threads, runtime=runtime)
     if backend not in ("edgetpu", "auto") or files is None:
         return None
-    if not compiled_model_path(Path(models_dir) / files.body.name).is_file():
-        return None  # not compiled: the single-file path says what is missing (or falls back, for auto)
+    compiled = compiled_model_path(Path(models_dir) / files.body.name)
+    if not compiled.is_file():
+        # A full-int8 file compiled earlier still runs whole; "auto" falls back to the CPU there.
+        if backend == "auto" or compiled_model_path(Path(models_dir) / model_file).is_file():
+            return None
+        raise BackendError(f"Edge TPU backend cannot start: compiled model {compiled} is missing (run "
+                           "`edgepose models build --edgetpu`, which prints the edgetpu_compiler command)")  # fmt: skip
     try:
         return create_chain_backend(files, "edgetpu", threads=threads, device=device, runtime=runtime)
     except BackendError as e:

@@ -94,10 +94,42 @@ def test_auto_without_a_tpu_falls_back_loudly_and_edgetpu_fails(tmp_path: Path, 
     assert "Edge TPU not used" in caplog.text
     with pytest.raises(BackendError, match=r"loading libedgetpu.so.1 for device pci failed.*plugdev"):
         landmark_chain(models, LITE, "edgetpu", device="pci", runtime=fake_runtime(device_present=False))
-    # Not compiled: the chain is not used (the single-file path names what is missing).
+    # Not compiled: "edgetpu" names the compiled body; "auto" and an older compiled full-int8 file use one file.
     (models / "pose_landmark_lite_int8_body_edgetpu.tflite").unlink()
+    with pytest.raises(BackendError, match=r"compiled model .*pose_landmark_lite_int8_body_edgetpu.tflite is missing"):
+        landmark_chain(models, LITE, "edgetpu", runtime=fake_runtime(device_present=True))
+    assert landmark_chain(models, LITE, "auto", runtime=fake_runtime(device_present=True)) is None
+    (models / "pose_landmark_lite_int8_edgetpu.tflite").write_bytes(b"")
     assert landmark_chain(models, LITE, "edgetpu", runtime=fake_runtime(device_present=True)) is None
     assert landmark_chain(models, LITE, "cpu") is None
+
+
+def test_engine_runs_the_split_on_the_fake_tpu(tmp_path: Path, monkeypatch) -> None:
+    """The engine with backend edgetpu: the compiled detector and the chain with the compiled body, both through
+    the (fake) delegate, give the CPU int8 pipeline's pose on a real photo."""
+    from support.engine import read_rgb
+
+    from edgepose.engine.tracker import EngineConfig, PoseEngine
+    from edgepose.inference import backend as backend_module
+    from edgepose.inference import chain as chain_module
+
+    models = _tpu_models_dir(tmp_path)
+    shutil.copy(MODELS_DIR / "edgetpu_src/pose_detection_int8.tflite", models / "pose_detection_int8_edgetpu.tflite")
+    shutil.copy(MODELS_DIR / "pose_detection_int8.tflite", models / "pose_detection_int8.tflite")
+    rt = fake_runtime(device_present=True)
+    monkeypatch.setattr(backend_module, "load_runtime", lambda preferred="auto": rt)
+    monkeypatch.setattr(chain_module, "load_runtime", lambda preferred="auto": rt)
+    tpu = PoseEngine.from_config(EngineConfig(model="lite", precision="int8", backend="edgetpu", static=True,
+                                              threads=1, models_dir=models))  # fmt: skip
+    assert tpu.landmarks.backend.name == "edgetpu:any"
+    assert [s for s, d in rt.loads if d] == ["pose_detection_int8_edgetpu.tflite",
+                                             "pose_landmark_lite_int8_body_edgetpu.tflite"]  # fmt: skip
+    monkeypatch.undo()
+    cpu = PoseEngine.from_config(EngineConfig(model="lite", precision="int8", static=True, threads=1,
+                                              models_dir=MODELS_DIR))  # fmt: skip
+    rgb = read_rgb(skimage_photo("astronaut.png"))
+    a, b = tpu.process(rgb).poses, cpu.process(rgb).poses
+    assert len(a) == 1 and np.array_equal(a[0].xy_pixels(512, 512), b[0].xy_pixels(512, 512))
 
 
 def test_edgetpu_form_without_the_split_names_the_file(tmp_path: Path) -> None:
