@@ -41,6 +41,15 @@ def add_engine_args(
                    help="with --max-poses > 1: look for newcomers every N frames (default: 1)")
 
 
+def add_edgetpu_form_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--edgetpu-form",
+        action="store_true",
+        help="with --precision int8: run the graphs the Edge TPU compiler is given (rewritten detector, split "
+        "landmark model) on the CPU, to measure the Edge TPU form's accuracy without a TPU",
+    )
+
+
 def add_device_engine_args(p: argparse.ArgumentParser) -> None:
     """The engine options with the daemon's defaults (config.py), i.e. the files a deployed device has: a
     device carries only the int8 models (deploy.sh ships no float/)."""
@@ -53,6 +62,13 @@ def engine_config(args: argparse.Namespace, *, static: bool = False) -> EngineCo
     for flag in ("max_poses", "detect_interval"):
         if getattr(args, flag, 1) < 1:
             raise CommandError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}", EXIT_CONFIG)
+    edgetpu_form = getattr(args, "edgetpu_form", False)
+    if edgetpu_form and (args.precision != "int8" or args.backend != "cpu"):
+        raise CommandError(
+            "--edgetpu-form needs --precision int8 and --backend cpu (it runs the Edge TPU's graphs on the CPU), "
+            f"got --precision {args.precision} --backend {args.backend}",
+            EXIT_CONFIG,
+        )
     return EngineConfig(
         model=args.model,
         precision=args.precision,
@@ -64,6 +80,7 @@ def engine_config(args: argparse.Namespace, *, static: bool = False) -> EngineCo
         models_dir=args.models_dir,
         max_poses=getattr(args, "max_poses", 1),
         detect_interval=getattr(args, "detect_interval", 1),
+        edgetpu_form=edgetpu_form,
     )
 
 

@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 
 from edgepose.cli import EXIT_DATAERR, EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, CommandError
-from edgepose.commands.common import InputError, add_engine_args, build_engine, engine_config, read_image
+from edgepose.commands.common import (
+    InputError,
+    add_edgetpu_form_arg,
+    add_engine_args,
+    build_engine,
+    engine_config,
+    read_image,
+)
 from edgepose.config import Config
 from edgepose.daemon.pipeline import accepted_only, validity_stage
 from edgepose.errors import EdgeposeError
@@ -25,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("annotations", type=Path, metavar="ANNOTATIONS.json")
     p.add_argument("--images", type=Path, required=True, help="directory the file_name entries are relative to")
     add_engine_args(p)
+    add_edgetpu_form_arg(p)
     p.add_argument("--alpha", type=float, default=0.2, help="PCK threshold as a fraction of torso size")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--multi-person", action="store_true",

@@ -14,6 +14,7 @@ from edgepose.commands.common import (
     InputError,
     InputFrame,
     add_device_engine_args,
+    add_edgetpu_form_arg,
     build_engine,
     engine_config,
     expand_sources,
@@ -30,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("infer", help="run pose estimation on images, directories of images or videos")
     p.add_argument("sources", nargs="+", type=Path, metavar="SOURCE", help="image, directory or video file")
     add_device_engine_args(p)
+    add_edgetpu_form_arg(p)
     p.add_argument("--static", action="store_true", help="treat video frames independently (no tracking)")
     p.add_argument("--out", type=Path, default=None, help="write JSON Lines here instead of standard output")
     p.add_argument("--max-frames", type=int, default=None, help="stop each video after N frames")

@@ -26,9 +26,11 @@ from edgepose.engine.landmarks import DEFAULT_HEATMAP_KERNEL, MIN_PRESENCE, Land
 from edgepose.engine.roi import roi_from_points
 from edgepose.engine.tracks import Track, TrackIds, duplicates, suppressed
 from edgepose.inference.backend import create_backend
+from edgepose.inference.chain import EDGETPU_SRC_DIR, landmark_chain
 from edgepose.inference.cpu_choice import PrecisionChoice, choose_precision, host_cpu
 from edgepose.inference.pruning import is_mask_output
 from edgepose.model_files import (
+    ModelError,
     default_models_dir,
     detector_filename,
     landmark_filename,
@@ -74,6 +76,9 @@ class EngineConfig:
     detect_interval: int = 1
     # A person lost for at most this long and found again at the same place and size gets their id back.
     id_hold_seconds: float = 1.0
+    # Run the graphs the Edge TPU compiler is given (the rewritten detector, the landmark model's split form) on
+    # the CPU: the Edge TPU form's accuracy without a TPU (edgepose.inference.chain). Needs precision int8.
+    edgetpu_form: bool = False
 
 
 @dataclass(slots=True)
@@ -89,9 +94,21 @@ class EngineStats:
 
 def precision_for(config: EngineConfig, models_dir: Path) -> PrecisionChoice:
     """The forms of the two models: as asked, or for "auto" the CPU's (an Edge TPU takes int8)."""
-    compiled = models_dir / landmark_filename(config.model, "int8").replace(".tflite", "_edgetpu.tflite")
-    edgetpu = config.backend == "edgetpu" or (config.backend == "auto" and compiled.is_file())
+    int8 = landmark_filename(config.model, "int8")
+    compiled = [models_dir / int8.replace(".tflite", f"{part}_edgetpu.tflite") for part in ("", "_body")]
+    edgetpu = config.backend == "edgetpu" or (config.backend == "auto" and any(c.is_file() for c in compiled))
     return choose_precision(config.precision, config.model, host_cpu(), edgetpu=edgetpu)
+
+
+def check_edgetpu_form_config(config: EngineConfig) -> None:
+    """The Edge TPU form runs int8 graphs on the CPU and has no segmentation output: other settings are errors."""
+    if config.precision != "int8":
+        raise ModelError(f"the Edge TPU form is int8: use it with precision int8, not {config.precision}")
+    if config.backend != "cpu":
+        raise ModelError(f"the Edge TPU form runs the compiler's input on the CPU: use backend cpu, not "
+                         f"{config.backend}")  # fmt: skip
+    if config.segmentation:
+        raise ModelError("the Edge TPU form has no segmentation output (pruned from its body): drop segmentation")
 
 
 class PoseEngine:
@@ -134,15 +151,24 @@ class PoseEngine:
         """Load the models named by `config`; `smoother` replaces the default PoseSmoother (video mode)."""
         models_dir = config.models_dir or default_models_dir()
         choice = precision_for(config, models_dir)
-        det_path = resolve_model(models_dir, detector_filename(choice.detector))
-        lm_name = landmark_model_for(models_dir, config.model, choice.landmark, config.backend)
-        lm_path = resolve_model(models_dir, lm_name)
+        det_name = detector_filename(choice.detector)
+        if config.edgetpu_form:
+            check_edgetpu_form_config(config)
+            det_name = f"{EDGETPU_SRC_DIR}/{det_name}"
+        det_path = resolve_model(models_dir, det_name)
         kwargs = {"threads": config.threads, "device": config.edgetpu_device}
         detector = PoseDetector(create_backend(det_path, config.backend, **kwargs), config.min_detection_score)
-        # Without a mask, the landmark model's segmentation head is not computed at all.
-        drop = None if config.segmentation or config.full_graph else is_mask_output
+        chain = None if choice.landmark != "int8" else landmark_chain(
+            models_dir, landmark_filename(config.model, "int8"), config.backend, edgetpu_form=config.edgetpu_form,
+            **kwargs)  # fmt: skip
+        if chain is None:
+            lm_path = resolve_model(models_dir, landmark_model_for(models_dir, config.model, choice.landmark,
+                                                                   config.backend))  # fmt: skip
+            # Without a mask, the landmark model's segmentation head is not computed at all.
+            drop = None if config.segmentation or config.full_graph else is_mask_output
+            fp16 = choice.landmark == "fp16"
         landmarks = LandmarkModel(
-            create_backend(lm_path, config.backend, drop_outputs=drop, fp16=choice.landmark == "fp16", **kwargs),
+            chain or create_backend(lm_path, config.backend, drop_outputs=drop, fp16=fp16, **kwargs),
             heatmap_kernel=config.heatmap_kernel,
             min_presence=config.min_presence,
             segmentation=config.segmentation,

@@ -24,9 +24,10 @@ from edgepose.models_build.edgetpu_check import (
     compiler_command_text,
 )
 from edgepose.models_build.edgetpu_rewrite import depth_to_space_to_transpose_conv
+from edgepose.models_build.edgetpu_split import split_file_name, split_mixed, with_converter_op_versions
 from edgepose.models_build.errors import ModelBuildError
 from edgepose.models_build.float32 import rewrite_float32, verify_rewrite
-from edgepose.models_build.manifest import MANIFEST_NAME, Manifest, ModelEntry, load_manifest
+from edgepose.models_build.manifest import COMPILER_INPUT_SUFFIX, MANIFEST_NAME, Manifest, ModelEntry, load_manifest
 from edgepose.models_build.quantize import (
     MIXED_FLOAT,
     Recipe,
@@ -50,6 +51,10 @@ REWRITE_CHECK_INPUTS = 3
 # writes `<name>_edgetpu.tflite` where the Edge TPU backend looks for it.
 EDGETPU_SRC_DIR = "edgetpu_src"
 EDGETPU_DETECTOR_KEY = f"{DETECTOR}_edgetpu_src"
+# The Edge TPU form of a landmark model (edgetpu_split): manifest keys of its parts. The body is the compiler's
+# input (edgetpu_src/); stem and heads are runtime files next to the compiled body.
+SPLIT_KEYS = {"stem": "{name}_edgetpu_stem", "body": "{name}_edgetpu_body" + COMPILER_INPUT_SUFFIX,
+              "heads": "{name}_edgetpu_heads"}  # fmt: skip
 Progress = Callable[[str], None]
 
 
@@ -170,6 +175,10 @@ def build_models(
                 )
                 say(f"      Edge TPU compiler input {entries[EDGETPU_DETECTOR_KEY].file}: "
                     f"{entries[EDGETPU_DETECTOR_KEY].recipe['edgetpu_rewrite']}")  # fmt: skip
+            elif key == f"{name}_mixed":
+                for k, (entry, path) in edgetpu_split(name, part, entries[key], tmp, samples).items():
+                    entries[k], staged[k] = entry, path
+                    say(f"      Edge TPU form: {entry.file} ({entry.edgetpu['ops_total']} ops)")
         calibration = {
                 "sha256": cset.source_sha256,
                 "root": "../shared/data" if calibration_dir is None else str(calibration_dir),
@@ -185,8 +194,7 @@ def build_models(
             entry.recipe["calibration"] = calibration
         manifest = Manifest(edgepose_version=__version__, calibration=calibration,
                             models={**_kept_entries(out_dir, models, mixed), **entries})  # fmt: skip
-        det = out_dir / EDGETPU_SRC_DIR / f"{DETECTOR}_int8.tflite"
-        lms = [out_dir / f"{n}_int8.tflite" for n in LANDMARKS if n in manifest.models]  # kept ones too
+        det, lms = compiler_inputs(out_dir, manifest)
         rel = Path(out_dir.name)  # run from the models directory's parent, as the README says
         rel_paths = [rel / p.relative_to(out_dir) for p in [det, *lms]]
         manifest.edgetpu_compiler_command = compiler_command_text(rel_paths, rel)
@@ -221,6 +229,7 @@ def _kept_entries(out_dir: Path, models: tuple[str, ...], mixed: tuple[str, ...]
     if not (out_dir / MANIFEST_NAME).is_file():
         return {}
     built = {*models, *(f"{m}_mixed" for m in models if m in mixed)}
+    built |= {k.format(name=m) for m in models if m in mixed for k in SPLIT_KEYS.values()}
     if DETECTOR in models:
         built.add(EDGETPU_DETECTOR_KEY)
     old = load_manifest(out_dir)
@@ -261,11 +270,13 @@ def _edgetpu_info(et) -> dict:
 
 
 def _edgetpu_detector(cpu_part: Path, cpu: ModelEntry, tmp: Path, samples) -> tuple[ModelEntry, Path]:
-    """The detector as the Edge TPU compiler gets it: DEPTH_TO_SPACE as an exact TRANSPOSE_CONV (edgetpu_rewrite),
-    checked bit-identical to the CPU file on calibration inputs. The CPU keeps the original (16 % faster there)."""
+    """The detector as the Edge TPU compiler gets it: DEPTH_TO_SPACE as an exact TRANSPOSE_CONV (edgetpu_rewrite)
+    and the op versions the TF converter sets, checked bit-identical to the CPU file on calibration inputs. The
+    CPU keeps the original (16 % faster there)."""
     from edgepose.models_build import verify
 
     data, replaced = depth_to_space_to_transpose_conv(cpu_part.read_bytes())
+    data = with_converter_op_versions(data)
     part = tmp / f"edgetpu_{cpu.file}"
     part.write_bytes(data)
     inputs = samples[:: max(1, len(samples) // REWRITE_CHECK_INPUTS)][:REWRITE_CHECK_INPUTS]
@@ -279,11 +290,106 @@ def _edgetpu_detector(cpu_part: Path, cpu: ModelEntry, tmp: Path, samples) -> tu
         sha256=cal.file_sha256(part),
         size=part.stat().st_size,
         source=cpu.source,
-        recipe={**cpu.recipe, "edgetpu_rewrite": f"{replaced} DEPTH_TO_SPACE as TRANSPOSE_CONV"},
+        recipe={**cpu.recipe, "edgetpu_rewrite": f"{replaced} DEPTH_TO_SPACE as TRANSPOSE_CONV",
+                "op_versions": "as the TF converter sets them"},
         float32_rewrite=cpu.float32_rewrite,
         verification={"bit_identical_to": cpu.file, "inputs": len(inputs)},
         edgetpu=_edgetpu_info(check_edgetpu_form(part)),
     ), part
+
+
+def compiler_inputs(out_dir: Path, manifest: Manifest) -> tuple[Path, list[Path]]:
+    """The Edge TPU compiler's inputs: the rewritten detector and, per landmark model, the body of its split
+    form (the full-int8 file for a model built without one)."""
+    det = out_dir / EDGETPU_SRC_DIR / f"{DETECTOR}_int8.tflite"
+    lms = []
+    for n in LANDMARKS:
+        body = manifest.models.get(SPLIT_KEYS["body"].format(name=n))
+        if body is not None:
+            lms.append(out_dir / body.file)
+        elif n in manifest.models:
+            lms.append(out_dir / f"{n}_int8.tflite")
+    return det, lms
+
+
+def edgetpu_split(name: str, mixed_part: Path, mixed: ModelEntry, tmp: Path,
+                  samples: list[np.ndarray]) -> dict[str, tuple[ModelEntry, Path]]:  # fmt: skip
+    """The Edge TPU form of a landmark model: its int8_mixed graph cut into stem → body → heads (edgetpu_split).
+    The chain must give the mixed file's outputs bit for bit on `samples` (a few), and the body must be fully
+    mappable by the form check; otherwise nothing is replaced. {manifest key: (entry, staged file)}."""
+    from edgepose.inference.chain import ChainBackend, SplitFiles
+    from edgepose.models_build import verify
+
+    split = split_mixed(mixed_part.read_bytes())
+    model_file = f"{name}_int8.tflite"
+    paths: dict[str, Path] = {}
+    for part, data in split.parts().items():
+        rel = (f"{EDGETPU_SRC_DIR}/" if part == "body" else "") + split_file_name(model_file, part)
+        paths[part] = tmp / "split" / rel
+        paths[part].parent.mkdir(parents=True, exist_ok=True)
+        paths[part].write_bytes(data)
+    chain = ChainBackend(SplitFiles(paths.get("stem"), paths["body"], paths.get("heads")), threads=1)
+    ref = verify.QuantModel(mixed_part)
+    inputs = samples[:: max(1, len(samples) // REWRITE_CHECK_INPUTS)][:REWRITE_CHECK_INPUTS]
+    for x in inputs:
+        got = {o.shape: v for o, v in zip(chain.outputs, chain.run(x), strict=True)}
+        want = ref(x)
+        if any(not np.array_equal(v, want[k]) for k, v in got.items()):
+            raise ModelBuildError(f"the Edge TPU split of {mixed.file} changes its outputs; nothing was replaced")
+    body_check = check_edgetpu_form(paths["body"])
+    if not body_check.fully_mapped:
+        raise ModelBuildError(f"the Edge TPU body of {mixed.file} is not fully mappable: {body_check.summary()}")
+    out = {}
+    for part, path in paths.items():
+        rel = str(path.relative_to(tmp / "split"))
+        out[SPLIT_KEYS[part].format(name=name)] = (ModelEntry(
+            file=rel,
+            sha256=cal.file_sha256(path),
+            size=path.stat().st_size,
+            source=mixed.source,
+            recipe={**mixed.recipe, "edgetpu_split": f"{part} of {mixed.file} (segmentation output pruned)",
+                    "op_versions": "as the TF converter sets them"},
+            float32_rewrite=mixed.float32_rewrite,
+            verification={"chain_bit_identical_to": mixed.file, "inputs": len(inputs),
+                          "body_inputs": list(split.body_inputs), "body_outputs": list(split.body_outputs)},
+            edgetpu=_edgetpu_info(check_edgetpu_form(path)),
+        ), path)  # fmt: skip
+    return out
+
+
+def write_edgetpu_inputs(models_dir: Path, progress: Progress | None = None) -> Manifest:
+    """Make the Edge TPU compiler's inputs again from the built CPU files in `models_dir` (seconds, no
+    quantization): the rewritten detector and the split form of every int8_mixed file; update the manifest and
+    its compiler command. The bit-identity checks run on 3 fixed random inputs."""
+    say = progress or (lambda _msg: None)
+    models_dir = Path(models_dir)
+    manifest = load_manifest(models_dir)
+    rng = np.random.default_rng(0)
+    samples = [rng.uniform(0.0, 1.0, (1, 256, 256, 3)).astype(np.float32) for _ in range(REWRITE_CHECK_INPUTS)]
+    staged: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory(prefix="edgepose-split-") as tmp_s:
+        det = manifest.models.get(DETECTOR)
+        if det is not None:
+            det_samples = [rng.uniform(-1.0, 1.0, (1, 224, 224, 3)).astype(np.float32) for _ in range(3)]
+            entry, path = _edgetpu_detector(models_dir / det.file, det, Path(tmp_s), det_samples)
+            entry.recipe["calibration"] = manifest.models.get(EDGETPU_DETECTOR_KEY, det).recipe.get(
+                "calibration", det.recipe.get("calibration"))  # fmt: skip
+            manifest.models[EDGETPU_DETECTOR_KEY], staged[EDGETPU_DETECTOR_KEY] = entry, path
+            say(f"{entry.file}: {entry.size} bytes, {entry.edgetpu['ops_total']} ops")
+        for name in LANDMARKS:
+            mixed = manifest.models.get(f"{name}_mixed")
+            if mixed is None:
+                continue
+            for k, (entry, path) in edgetpu_split(name, models_dir / mixed.file, mixed, Path(tmp_s), samples).items():
+                manifest.models[k], staged[k] = entry, path
+                say(f"{entry.file}: {entry.size} bytes, {entry.edgetpu['ops_total']} ops")
+        det, lms = compiler_inputs(models_dir, manifest)
+        rel = Path(models_dir.name)
+        manifest.edgetpu_compiler_command = compiler_command_text(
+            [rel / p.relative_to(models_dir) for p in [det, *lms]], rel
+        )
+        _install({models_dir / manifest.models[k].file: p for k, p in staged.items()}, models_dir, manifest.to_json())
+    return manifest
 
 
 def _held_out(shared: Path | None) -> Path | None:

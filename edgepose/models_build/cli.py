@@ -24,6 +24,9 @@ def register_build(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", default=None, metavar="MODEL",
                    choices=("pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy"),
                    help="rebuild only these models; the manifest keeps the other entries")
+    p.add_argument("--edgetpu-inputs-only", action="store_true",
+                   help="only make the Edge TPU compiler's inputs again from the built files (rewritten detector, "
+                   "split landmark models; seconds, no quantization) and update the manifest")  # fmt: skip
     p.set_defaults(func=run_build)
     return p
 
@@ -35,13 +38,21 @@ def run_build(args: argparse.Namespace) -> int:
         from edgepose.model_files import default_models_dir
     except ImportError:  # pragma: no cover - model_files is part of the package
         default_models_dir = lambda: Path("models")  # noqa: E731
-    from edgepose.models_build.build import build_models
+    from edgepose.models_build.build import build_models, write_edgetpu_inputs
 
     models_dir = args.models_dir or default_models_dir()
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    if getattr(args, "edgetpu_inputs_only", False):
+        try:
+            manifest = write_edgetpu_inputs(models_dir, say)
+        except ModelBuildError as e:
+            raise CommandError(str(e), EXIT_DATAERR) from None
+        print(f"wrote {models_dir / 'manifest.json'}; Edge TPU compiler: {manifest.edgetpu_compiler_command}")
+        return 0
     try:
         manifest = build_models(
             models_dir / "float", models_dir, args.calibration, args.edgetpu,
-            progress=lambda m: print(m, file=sys.stderr, flush=True),
+            progress=say,
             **({"models": tuple(args.only)} if args.only else {}),
         )
     except ModelBuildError as e:

@@ -10,8 +10,9 @@ Parts (all under ../shared/data):
 - `negatives`: images/negatives (609 person-free photos): a pose there is a false person.
 
 Forms: `float`; `int8` = what the CPU runs with `--precision int8` (int8 detector + the `int8_mixed` landmark
-file when it exists); `int8-full` = the int8 detector + the full-int8 landmark file (the Edge TPU compiler's
-inputs, run on the CPU). `--detector FILE` replaces the int8 detector (to compare detector recipes).
+file when it exists); `int8-full` = the int8 detector + the full-int8 landmark file; `edgetpu` = the Edge TPU
+form (`--edgetpu-form`: the compiler's inputs, i.e. the rewritten detector and the split landmark model, run on
+the CPU). `--detector FILE` replaces the int8 detector (to compare detector recipes; not with `edgetpu`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from edgepose.metrics import PckAccumulator
 from edgepose.model_files import COMPLEXITIES, default_models_dir
 from edgepose.topology import COCO17_FROM_BLAZEPOSE
 
-FORMS = ("float", "int8", "int8-full")
+FORMS = ("float", "int8", "int8-full", "edgetpu")
 LABELLED_PARTS = ("choose", "confirm", "photos")
 PARTS = (*LABELLED_PARTS, "negatives")
 _SPORTS_PREFIX = {"choose": "lsp/", "confirm": "parse/"}
@@ -87,7 +88,9 @@ def negative_images(data: Path) -> list[Path]:
 
 def form_models_dir(models_dir: Path, model: str, form: str, tmp: Path, detector: Path | None = None) -> Path:
     """A models directory that makes `--precision int8` load exactly the files of `form` (symlinks)."""
-    if form == "float":
+    if form == "edgetpu" and detector is not None:
+        raise EvaluationError("--detector replaces the CPU's int8 detector; the edgetpu form runs the compiler's input")
+    if form in ("float", "edgetpu"):
         return models_dir
     d = tmp / f"{model}-{form}"
     d.mkdir(parents=True, exist_ok=True)
@@ -109,7 +112,7 @@ def form_models_dir(models_dir: Path, model: str, form: str, tmp: Path, detector
 def engine_for(models_dir: Path, model: str, form: str, threads: int | None) -> PoseEngine:
     precision = "float" if form == "float" else "int8"
     config = EngineConfig(model=model, precision=precision, backend="cpu", static=True, threads=threads,
-                          models_dir=models_dir)  # fmt: skip
+                          models_dir=models_dir, edgetpu_form=form == "edgetpu")  # fmt: skip
     return PoseEngine.from_config(config)
 
 
