@@ -99,6 +99,7 @@ def bench_engine(
             engine.process(rgb, base + (i - len(lead)) * frame_ns)
         wall0 = time.perf_counter()
         for rgb, ts in zip(frames, timestamps, strict=True):
+            validity.prepare(rgb)  # as the daemon's pipeline does, before the engine
             r = engine.process(rgb, ts + (rep + 1) * step)  # strictly increasing across repeats
             validity.process(r, rgb)
             per_frame.append({"tracked": float(not r.detector_ran), **r.timings_ms})

@@ -34,10 +34,15 @@ def box_frame(bright: bool) -> np.ndarray:
     return rgb
 
 
-def run(stage: ValidityStage, frames: list[tuple[np.ndarray, Pose | None]]) -> list[str | None]:
+def run(stage: ValidityStage, frames: list[tuple[np.ndarray, Pose | None]],
+        prepare: np.ndarray | bool = True) -> list[str | None]:
+    """The verdict per frame ("-": no pose). `prepare`: True gives each frame to `stage.prepare` first (as the
+    pipeline does), False does not, an array is given instead of the frame."""
     out: list[str | None] = []
     for i, (rgb, p) in enumerate(frames):
         fp = FramePoses(W, H, [p] if p else [], (i + 1) * STEP_NS, False, {}, track_scores=[0.9] if p else [])
+        if prepare is not False:
+            stage.prepare(rgb if prepare is True else prepare)
         r = stage.process(fp, rgb)
         out.append(None if r.accepted else (r.rejected[0][1] if r.rejected else "-"))
     return out
@@ -109,3 +114,14 @@ def test_tracks_match_nearest_first_and_never_share_a_track() -> None:
     assert e is not a and e is not b and f.frames == 1 and len(book.tracks) == 4
     assert book.assign([(0.46, 0.5)], 2 * STEP_NS + 1_500_000_000) != [a]  # a's gap exceeded gap_seconds
     assert len(book.tracks) == 1
+
+
+def test_prepare_samples_the_same_frame_only() -> None:
+    """`prepare` (the pipeline calls it before the engine) gives the verdicts of `process` alone, and a sample
+    of another frame is never used for this one."""
+    frames = [(box_frame(False), None), (box_frame(True), pose()), (box_frame(True), pose())]
+    frames += [(box_frame(True), pose())] * 5
+    alone = run(ValidityStage(), frames, prepare=False)
+    assert run(ValidityStage(), frames) == alone == ["-", "young", None, None, None, None, None, None]
+    # A sample of another frame (no motion anywhere: all "still") is not used for this one.
+    assert run(ValidityStage(), frames, prepare=box_frame(False)) == alone
