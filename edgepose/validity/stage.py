@@ -31,7 +31,6 @@ from edgepose.validity.tracks import TrackBook
 from edgepose.validity.zones import Zone, inside_any
 
 REASONS = ("score", "detection", "torso", "size", "limbs", "shoulders", "mask", "speed", "young", "still")
-_FRAME_RULES = REASONS[:7]  # the per-frame rules, in the order `_frame_reasons` tests them
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +155,7 @@ class ValidityStage:
 
     def _frame_reasons(self, frame: FramePoses, geometry: list[rules.Geometry],
                        centres: rules.F32 | None) -> list[str | None]:
-        """The first failing per-frame rule of each pose (None: all pass), in the order of _FRAME_RULES."""
+        """The first failing per-frame rule of each pose (None: all pass), tested in the order of REASONS."""
         c = self.config
         n = len(frame.poses)
         det = frame.track_scores if len(frame.track_scores) == n else [math.nan] * n
