@@ -62,6 +62,7 @@ class PosePipeline:
 
     def step(self, rgb: npt.NDArray[np.uint8], timestamp_ns: int | None = None) -> FrameStep:
         """Run one frame; raises what the engine raises (the daemon counts it and resets)."""
+        self.validity.prepare(rgb)  # while the frame is still in the CPU cache (ValidityStage.prepare)
         raw = self.engine.process(rgb, timestamp_ns)
         verdict = self.validity.process(raw, rgb)
         events = self.presence.update(verdict.present, raw.timestamp_ns) if self.presence is not None else []

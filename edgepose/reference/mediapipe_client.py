@@ -34,7 +34,8 @@ from edgepose.reference.mediapipe_env import (
     runner_env,
 )
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
+# An animated .gif is a video to OpenCV's VideoCapture (its imread cannot read a .gif at all).
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"})
 FRAMES_SUFFIXES = frozenset({".npy", ".npz"})
 ERROR_PREFIX = "mediapipe_runner: error: "
 

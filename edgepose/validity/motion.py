@@ -10,6 +10,7 @@ still, while a person, even seated, moves a hand or the head every few seconds (
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +52,7 @@ class MotionModel:
         self._bg: F32 | None = None
         self._fg = np.zeros((GRID_H, GRID_W), np.bool_)
         self._diff = np.zeros((GRID_H, GRID_W), np.float32)
+        self._abs = np.zeros((GRID_H, GRID_W), np.float32)
         self._grey: F32 | None = None
         self._last_ns: int | None = None
 
@@ -62,27 +64,31 @@ class MotionModel:
         """Compare a grey grid (`grey_grid`) with the background; the foreground mask is kept for scoring."""
         self._grey = grey
         if self._bg is None or (self._last_ns is not None and timestamp_ns < self._last_ns):
-            self._bg = grey.copy()
-            self._fg[:] = False
-        else:
-            np.subtract(grey, self._bg, out=self._diff)
-            np.abs(self._diff, out=self._diff)
-            np.greater(self._diff, self.pixel_threshold, out=self._fg)
-            if np.count_nonzero(self._fg) > self.scene_change_fraction * self._fg.size:
-                # The whole picture changed (lights, exposure, camera moved): start a new background rather
-                # than see motion everywhere.
-                self._bg = grey.copy()
-                self._fg[:] = False
+            self._restart(grey)
+            return
+        # `_diff` (grey − background) is kept for `learn`, which moves the background by a share of it.
+        np.subtract(grey, self._bg, out=self._diff)
+        np.abs(self._diff, out=self._abs)
+        np.greater(self._abs, self.pixel_threshold, out=self._fg)
+        if np.count_nonzero(self._fg) > self.scene_change_fraction * self._fg.size:
+            # The whole picture changed (lights, exposure, camera moved): start a new background rather
+            # than see motion everywhere.
+            self._restart(grey)
 
-    def foreground_fraction(self, boxes: F32) -> F32:
-        """(N,) share of moving cells inside each normalised box x0, y0, x1, y1 (at least one cell)."""
-        out = np.zeros(boxes.shape[0], np.float32)
-        for i, (x0, y0, x1, y1) in enumerate(boxes.tolist()):  # a handful of people at most
+    def _restart(self, grey: F32) -> None:
+        self._bg = grey.copy()
+        self._fg[:] = False
+        self._diff[:] = 0.0
+
+    def foreground_fraction(self, boxes: Sequence[Sequence[float]]) -> list[float]:
+        """Share of moving cells inside each normalised box x0, y0, x1, y1 (at least one cell)."""
+        out = []
+        for x0, y0, x1, y1 in boxes:  # a handful of people at most
             c0 = min(max(int(x0 * GRID_W), 0), GRID_W - 1)
             r0 = min(max(int(y0 * GRID_H), 0), GRID_H - 1)
             c1 = min(max(math.ceil(x1 * GRID_W), c0 + 1), GRID_W)
             r1 = min(max(math.ceil(y1 * GRID_H), r0 + 1), GRID_H)
-            out[i] = np.count_nonzero(self._fg[r0:r1, c0:c1]) / ((r1 - r0) * (c1 - c0))
+            out.append(np.count_nonzero(self._fg[r0:r1, c0:c1]) / ((r1 - r0) * (c1 - c0)))
         return out
 
     def learn(self, timestamp_ns: int) -> None:
@@ -92,6 +98,5 @@ class MotionModel:
         self._last_ns = timestamp_ns
         rate = min(1.0, dt / self.background_seconds) if self.background_seconds > 0 else 1.0
         if rate > 0:
-            np.subtract(self._grey, self._bg, out=self._diff)
-            self._diff *= np.float32(rate)
+            self._diff *= np.float32(rate)  # `observe` left grey − background here
             self._bg += self._diff

@@ -1,12 +1,13 @@
-"""Per-frame rules on the keypoints of a list of poses: score, torso visibility, size, limb proportions.
+"""Per-frame measurements of a list of poses: size, limb proportions, torso visibility, box, hip centre.
 
-All rules are vectorised over the poses of one frame: `stack` builds an (N, 33, 5) array once, every rule
-returns an (N,) boolean "fails" mask. Sizes are measured in pixels of the frame, so portrait and landscape
-frames are judged alike.
+`measure` reads all poses of a frame with three numpy gathers and returns one `Geometry` per pose; the stage
+compares them with the thresholds. Sizes are measured in pixels of the frame, so portrait and landscape frames
+are judged alike.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,32 +19,35 @@ from edgepose.topology import TORSO
 F32 = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.bool_]
 
-_TORSO = np.asarray(TORSO, dtype=np.intp)
 _L_SH, _R_SH, _L_HIP, _R_HIP = 11, 12, 23, 24
 # Limb bones (upper arm, forearm, thigh, shin; both sides) as (from, to) keypoint indices.
-_LIMBS = np.asarray([(11, 13), (13, 15), (12, 14), (14, 16), (23, 25), (25, 27), (24, 26), (26, 28)], np.intp)
+_LIMBS = ((11, 13), (13, 15), (12, 14), (14, 16), (23, 25), (25, 27), (24, 26), (26, 28))
 # Each bone's length over the torso length (mid-shoulder to mid-hip) in an adult's skeleton: upper arm 0.6,
 # forearm 0.5, thigh 0.8, shin 0.8. In a picture a bone can only look shorter (foreshortening), unless the
 # torso itself is foreshortened (leaning towards the camera); `max_limb_ratio` is a multiple of these.
-_HUMAN_LIMB_RATIO = np.asarray([0.6, 0.5, 0.6, 0.5, 0.8, 0.8, 0.8, 0.8], np.float32)
-_INV_HUMAN_LIMB_RATIO = (1.0 / _HUMAN_LIMB_RATIO).astype(np.float32)
-# Body points used by `measure`, and its segments as positions in that list.
-_BODY = np.asarray([11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28], np.intp)
-_POS = {int(k): i for i, k in enumerate(_BODY)}
-_SEG_FROM = np.asarray([_POS[int(a)] for a, _ in _LIMBS] + [_POS[_L_SH]], np.intp)
-_SEG_TO = np.asarray([_POS[int(b)] for _, b in _LIMBS] + [_POS[_R_SH]], np.intp)
+_HUMAN_LIMB_RATIO = (0.6, 0.5, 0.6, 0.5, 0.8, 0.8, 0.8, 0.8)
+# The values `measure` reads per pose, as flat indices into a pose's (33 * 5) keypoint row: x, y of all 33
+# points (the box), then the four torso visibilities (topology.TORSO: shoulders, then hips).
+_GATHER = np.asarray([k * 5 + c for k in range(33) for c in (0, 1)] + [k * 5 + VISIBILITY for k in TORSO], np.intp)
+# The body points `measure` converts to pixels (shoulders, elbows, wrists, hips, knees, ankles), and the limb
+# bones as (from, to, 1 / the human ratio) with positions in that list.
+_BODY = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+_POS = {k: i for i, k in enumerate(_BODY)}
+_BONES = tuple((_POS[a], _POS[b], 1.0 / r) for (a, b), r in zip(_LIMBS, _HUMAN_LIMB_RATIO, strict=True))
+_LS, _RS, _LH, _RH = _POS[_L_SH], _POS[_R_SH], _POS[_L_HIP], _POS[_R_HIP]
 
 
 @dataclass(frozen=True, slots=True)
 class Geometry:
-    """Per-pose measurements in pixels (all (N,) arrays)."""
+    """One pose's measurements, in pixels of the frame."""
 
-    extent: F32  # the larger side of the keypoint box, over the frame height
-    torso_px: F32  # mid-shoulder to mid-hip
-    limb_ratio: F32  # the largest bone / (torso × its human ratio)
-    shoulder_ratio: F32  # shoulder width / torso length
-    torso_visibility: F32  # mean visibility of the shoulders or of the hips, whichever is higher
-    box: F32  # (N, 4) keypoint box x0, y0, x1, y1, normalised and clipped to the frame
+    extent: float  # the larger side of the keypoint box, over the frame height
+    torso_px: float  # mid-shoulder to mid-hip
+    limb_ratio: float  # the largest bone / (torso × its human ratio)
+    shoulder_ratio: float  # shoulder width / torso length
+    torso_visibility: float  # mean visibility of the shoulders or of the hips, whichever is higher
+    box: tuple[float, float, float, float]  # keypoint box x0, y0, x1, y1, normalised and clipped to the frame
+    centre: tuple[float, float]  # normalised mid-hip point (the person's position for tracks)
 
 
 def stack(poses: list[Pose]) -> F32:
@@ -55,32 +59,53 @@ def stack(poses: list[Pose]) -> F32:
     return np.stack([p.keypoints for p in poses]).astype(np.float32, copy=False)
 
 
-def measure(kp: F32, width: int, height: int) -> Geometry:
-    """The geometry of (N, 33, 5) keypoints in a width × height frame (a few dozen array operations in all,
-    whatever N: this runs on every frame)."""
-    scale = np.asarray([width, height], np.float32)
-    xy = kp[:, :, :2]
-    lo = np.maximum(xy.min(axis=1), np.float32(0.0))
-    hi = np.minimum(xy.max(axis=1), np.float32(1.0))
-    extent = ((hi - lo) * scale).max(axis=1) / np.float32(height)  # the visible part of the body
-    body = xy[:, _BODY] * scale  # (N, 12, 2) pixels: shoulders, elbows, wrists, hips, knees, ankles
-    seg = body[:, _SEG_FROM] - body[:, _SEG_TO]  # 8 limb bones, then the shoulder line
-    seg *= seg
-    lengths = np.sqrt(seg[:, :, 0] + seg[:, :, 1])
-    torso_vec = (body[:, 0] + body[:, 1] - body[:, 6] - body[:, 7]) * np.float32(0.5)
-    torso_vec *= torso_vec
-    torso = np.sqrt(torso_vec[:, 0] + torso_vec[:, 1])
-    safe = np.maximum(torso, np.float32(1e-3))
-    v = kp[:, _TORSO, VISIBILITY]
-    return Geometry(
-        extent=extent,
-        torso_px=torso,
-        limb_ratio=(lengths[:, :8] * _INV_HUMAN_LIMB_RATIO).max(axis=1) / safe,
-        shoulder_ratio=lengths[:, 8] / safe,
-        # The better seen pair, shoulders or hips: at a desk the hips are hidden or out of the frame.
-        torso_visibility=np.maximum(v[:, 0] + v[:, 1], v[:, 2] + v[:, 3]) * np.float32(0.5),
-        box=np.concatenate([lo, hi], axis=1),
-    )
+def _max(a: float, b: float) -> float:
+    """max() that returns NaN when either is NaN (as numpy's maximum; Python's max depends on the order)."""
+    return a if a > b or a != a else b
+
+
+def measure(kp: F32, width: int, height: int) -> list[Geometry]:
+    """The geometry of each pose of (N, 33, 5) keypoints in a width × height frame.
+
+    This runs on every frame with a pose, for one pose or a handful: one numpy gather reads what is needed for
+    all poses at once, and the few dozen scalar operations per pose run in plain Python, where each numpy call
+    would cost microseconds of fixed overhead on arrays of 2 to 33 values. Like numpy's min and max, a NaN
+    coordinate makes the box and the sizes NaN (Python's min and max would depend on the order).
+    """
+    if kp.shape[0] == 0:
+        return []
+    w, h = float(width), float(height)
+    out = []
+    for v in kp.reshape(kp.shape[0], -1)[:, _GATHER].tolist():
+        xs, ys = v[0:66:2], v[1:66:2]
+        total = sum(v[:66])  # NaN when a coordinate is NaN (or for +inf and -inf together: then look closer)
+        if total != total and (any(c != c for c in xs) or any(c != c for c in ys)):
+            x0 = y0 = x1 = y1 = math.nan
+        else:
+            x0, y0, x1, y1 = max(min(xs), 0.0), max(min(ys), 0.0), min(max(xs), 1.0), min(max(ys), 1.0)
+        px = [xs[k] * w for k in _BODY]  # pixels
+        py = [ys[k] * h for k in _BODY]
+        tx = (px[_LS] + px[_RS] - px[_LH] - px[_RH]) * 0.5
+        ty = (py[_LS] + py[_RS] - py[_LH] - py[_RH]) * 0.5
+        torso = math.hypot(tx, ty)
+        safe = _max(torso, 1e-3)
+        limb = -math.inf
+        for a, b, inv in _BONES:
+            limb = _max(limb, math.hypot(px[a] - px[b], py[a] - py[b]) * inv)
+        shoulders = math.hypot(px[_LS] - px[_RS], py[_LS] - py[_RS])
+        vis = v[66:]  # shoulders, then hips
+        geometry = Geometry(
+            extent=_max((x1 - x0) * w, (y1 - y0) * h) / h,  # the visible part of the body
+            torso_px=torso,
+            limb_ratio=limb / safe,
+            shoulder_ratio=shoulders / safe,
+            # The better seen pair, shoulders or hips: at a desk the hips are hidden or out of the frame.
+            torso_visibility=_max(vis[0] + vis[1], vis[2] + vis[3]) * 0.5,
+            box=(x0, y0, x1, y1),
+            centre=((xs[_L_HIP] + xs[_R_HIP]) * 0.5, (ys[_L_HIP] + ys[_R_HIP]) * 0.5),
+        )
+        out.append(geometry)
+    return out
 
 
 def boxes(kp: F32) -> F32:

@@ -16,6 +16,7 @@ In static mode (single photos) only the per-frame rules apply: there is no time 
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,12 +26,11 @@ import numpy.typing as npt
 
 from edgepose.pose import FramePoses, Pose
 from edgepose.validity import rules
-from edgepose.validity.motion import MotionModel, grey_grid
+from edgepose.validity.motion import F32, MotionModel, grey_grid
 from edgepose.validity.tracks import TrackBook
 from edgepose.validity.zones import Zone, inside_any
 
 REASONS = ("score", "detection", "torso", "size", "limbs", "shoulders", "mask", "speed", "young", "still")
-_FRAME_RULES = REASONS[:7]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,48 +79,73 @@ class ValidityStage:
         self.tracks = TrackBook(c.match_distance, c.track_gap_seconds)
         self.rejections: Counter[str] = Counter()
         self._still_ns = round(c.still_seconds * 1e9)
-        self._geometry = rules.measure(np.zeros((0, 33, 5), np.float32), 1, 1)
+        self._uses_motion = c.enabled and c.motion and not static
+        # The motion sample `prepare` took, of which frame, and what it cost (added to the stage's time).
+        self._sample: F32 | None = None
+        self._sampled: npt.NDArray[np.uint8] | None = None
+        self._sample_ms = 0.0
 
     def reset(self) -> None:
         self.motion.reset()
         self.tracks.reset()
+        self._sample = self._sampled = None
+        self._sample_ms = 0.0
+
+    def prepare(self, rgb: npt.NDArray[np.uint8]) -> None:
+        """Sample `rgb` for the motion model now; `process` of the same frame then uses this sample.
+
+        The pipeline calls this before the engine: a frame just decoded is still in the CPU cache, whereas
+        after the engine's inference the motion model's 3,072 samples (a cache line each, nearly) are read
+        from memory again, which costs several times the rest of the stage (docs/presence.md, "Cost").
+        """
+        if self._uses_motion:
+            t0 = time.perf_counter()
+            self._sample, self._sampled = grey_grid(rgb), rgb
+            self._sample_ms = (time.perf_counter() - t0) * 1e3
 
     def process(self, frame: FramePoses, rgb: npt.NDArray[np.uint8] | None = None) -> ValidityResult:
         """Judge the poses of one frame. `rgb` (the frame) feeds the motion model; None skips motion."""
         t0 = time.perf_counter()
         result = self._judge(frame, rgb)
-        frame.timings_ms["validity"] = (time.perf_counter() - t0) * 1e3
+        frame.timings_ms["validity"] = (time.perf_counter() - t0) * 1e3 + self._sample_ms
+        self._sample = self._sampled = None
+        self._sample_ms = 0.0
         return result
 
     def _judge(self, frame: FramePoses, rgb: npt.NDArray[np.uint8] | None) -> ValidityResult:
         c = self.config
         poses = frame.poses
-        use_motion = c.enabled and c.motion and not self.static and rgb is not None
+        use_motion = self._uses_motion and rgb is not None
         if use_motion:
             assert rgb is not None
-            self.motion.observe(grey_grid(rgb), frame.timestamp_ns)
-        n = len(poses)
-        kp = rules.stack(poses)
-        centres = rules.hip_centres(kp)
-        reasons: list[str | None] = [None] * n
-        if c.enabled and n:
-            reasons = self._frame_reasons(frame, kp, centres)
-            if not self.static:
-                self._track_reasons(kp, centres, frame, reasons, use_motion)
-        elif self.masks and n:
-            reasons = ["mask" if m else None for m in inside_any(self.masks, centres)]
+            grey = self._sample if self._sampled is rgb and self._sample is not None else grey_grid(rgb)
+            self.motion.observe(grey, frame.timestamp_ns)
         result = ValidityResult()
-        held = []
-        for i, (pose, why) in enumerate(zip(poses, reasons, strict=True)):
-            if why is None:
-                result.accepted.append(pose)
-                held.append(i)
+        if poses:
+            kp = rules.stack(poses)
+            # float32 hip centres for the zone tests (the presence tracker counts zones from the same points).
+            centres = rules.hip_centres(kp) if self.masks or self.includes else None
+            if c.enabled:
+                geometry = rules.measure(kp, frame.width, frame.height)
+                reasons = self._frame_reasons(frame, geometry, centres)
+                if not self.static:
+                    self._track_reasons(geometry, frame, reasons, use_motion)
+            elif self.masks:
+                assert centres is not None
+                reasons = ["mask" if m else None for m in inside_any(self.masks, centres).tolist()]
             else:
-                result.rejected.append((pose, why))
-                self.rejections[why] += 1
-        if result.accepted:
-            if self.includes:
-                inside = inside_any(self.includes, centres[held])
+                reasons = [None] * len(poses)
+            held = []
+            for i, (pose, why) in enumerate(zip(poses, reasons, strict=True)):
+                if why is None:
+                    result.accepted.append(pose)
+                    held.append(i)
+                else:
+                    result.rejected.append((pose, why))
+                    self.rejections[why] += 1
+            if result.accepted and self.includes:
+                assert centres is not None
+                inside = inside_any(self.includes, centres[held]).tolist()
                 result.present = [p for p, ok in zip(result.accepted, inside, strict=True) if ok]
             else:
                 result.present = list(result.accepted)
@@ -128,38 +153,46 @@ class ValidityStage:
             self.motion.learn(frame.timestamp_ns)
         return result
 
-    def _frame_reasons(self, frame: FramePoses, kp: rules.F32, centres: rules.F32) -> list[str | None]:
+    def _frame_reasons(self, frame: FramePoses, geometry: list[rules.Geometry],
+                       centres: rules.F32 | None) -> list[str | None]:
+        """The first failing per-frame rule of each pose (None: all pass), tested in the order of REASONS."""
         c = self.config
-        g = self._geometry = rules.measure(kp, frame.width, frame.height)
-        scores = np.asarray([p.score for p in frame.poses], np.float32)
-        known = len(frame.track_scores) == len(frame.poses)
-        det = np.asarray(frame.track_scores if known else [np.nan] * len(frame.poses), np.float32)
-        n = len(scores)
-        fails = np.stack([
-            ~(scores >= c.min_pose_score),
-            det < c.min_detection_score,  # NaN (unknown) passes
-            ~(g.torso_visibility >= c.min_torso_visibility),
-            ~(g.extent >= c.min_extent),
-            g.limb_ratio > c.max_limb_ratio,
-            g.shoulder_ratio > c.max_shoulder_ratio,
-            inside_any(self.masks, centres) if self.masks else np.zeros(n, np.bool_),
-        ])  # (7, N), in the order of _FRAME_RULES
-        first = fails.argmax(axis=0).tolist()
-        return [_FRAME_RULES[k] if bad else None for k, bad in zip(first, fails.any(axis=0).tolist(), strict=True)]
+        n = len(frame.poses)
+        det = frame.track_scores if len(frame.track_scores) == n else [math.nan] * n
+        masked = inside_any(self.masks, centres).tolist() if self.masks and centres is not None else [False] * n
+        reasons: list[str | None] = []
+        # `not x >= t` (rather than x < t) so that a NaN fails the rule, as a missing measurement should.
+        for pose, g, d, m in zip(frame.poses, geometry, det, masked, strict=True):
+            if not pose.score >= c.min_pose_score:
+                reasons.append("score")
+            elif d < c.min_detection_score:  # NaN (unknown) passes
+                reasons.append("detection")
+            elif not g.torso_visibility >= c.min_torso_visibility:
+                reasons.append("torso")
+            elif not g.extent >= c.min_extent:
+                reasons.append("size")
+            elif g.limb_ratio > c.max_limb_ratio:
+                reasons.append("limbs")
+            elif g.shoulder_ratio > c.max_shoulder_ratio:
+                reasons.append("shoulders")
+            elif m:
+                reasons.append("mask")
+            else:
+                reasons.append(None)
+        return reasons
 
-    def _track_reasons(self, kp: rules.F32, centres: rules.F32, frame: FramePoses, reasons: list[str | None],
+    def _track_reasons(self, geometry: list[rules.Geometry], frame: FramePoses, reasons: list[str | None],
                        use_motion: bool) -> None:
         c = self.config
         now = frame.timestamp_ns
-        tracks = self.tracks.assign(centres, now, frame.width / max(frame.height, 1))
-        extent = self._geometry.extent
-        fg = self.motion.foreground_fraction(self._geometry.box) if use_motion else None
-        for i, track in enumerate(tracks):
+        tracks = self.tracks.assign([g.centre for g in geometry], now, frame.width / max(frame.height, 1))
+        fg = self.motion.foreground_fraction([g.box for g in geometry]) if use_motion else None
+        for i, (track, g) in enumerate(zip(tracks, geometry, strict=True)):
             if fg is not None and fg[i] >= c.min_foreground:
                 track.last_motion_ns = now
             if reasons[i] is not None:
                 continue
-            if track.speed > c.max_speed * float(extent[i]):
+            if track.speed > c.max_speed * g.extent:
                 reasons[i] = "speed"
             elif track.frames < c.min_track_frames:
                 reasons[i] = "young"

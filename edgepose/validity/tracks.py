@@ -6,12 +6,9 @@ and again keeps its history (never moved → still rejected) instead of starting
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
-import numpy.typing as npt
-
-F32 = npt.NDArray[np.float32]
 
 
 @dataclass(slots=True)
@@ -27,7 +24,11 @@ class Track:
 
 
 class TrackBook:
-    """Greedy nearest matching of per-frame hip centres to live tracks."""
+    """Greedy nearest matching of per-frame hip centres to live tracks.
+
+    A frame has a handful of poses and tracks at most, so the pairwise distances are plain Python floats: a
+    numpy array of 1 × 1 to 5 × 5 distances would cost more in call overhead than the arithmetic.
+    """
 
     def __init__(self, match_distance: float, gap_seconds: float) -> None:
         self.match_distance = match_distance
@@ -37,32 +38,33 @@ class TrackBook:
     def reset(self) -> None:
         self.tracks.clear()
 
-    def assign(self, centres: F32, timestamp_ns: int, aspect: float = 1.0) -> list[Track]:
-        """The track of each centre (new tracks for unmatched ones); drops tracks unseen for too long.
+    def assign(self, centres: Sequence[Sequence[float]], timestamp_ns: int, aspect: float = 1.0) -> list[Track]:
+        """The track of each (x, y) centre (new tracks for unmatched ones); drops tracks unseen for too long.
         `aspect` = frame width / height (for the speed)."""
         self.tracks = [t for t in self.tracks if timestamp_ns - t.last_ns <= self.gap_ns
                        and timestamp_ns >= t.last_ns]
-        out: list[Track | None] = [None] * centres.shape[0]
-        if self.tracks and centres.shape[0]:
-            old = np.asarray([(t.x, t.y) for t in self.tracks], np.float32)
-            dist = np.linalg.norm(centres[:, None, :] - old[None, :, :], axis=2)
-            dist = np.where(np.isfinite(dist), dist, np.inf)
-            for flat in np.argsort(dist, axis=None):
-                i, j = divmod(int(flat), len(self.tracks))
-                if dist[i, j] > self.match_distance:
+        points = [(float(x), float(y)) for x, y in centres]
+        out: list[Track | None] = [None] * len(points)
+        if self.tracks and points:
+            # (distance, pose, track) for every finite pair, nearest first; ties in pose-then-track order.
+            pairs = sorted((d, i, j) for i, (x, y) in enumerate(points) for j, t in enumerate(self.tracks)
+                           if math.isfinite(d := math.hypot(x - t.x, y - t.y)))
+            taken: set[int] = set()
+            for d, i, j in pairs:
+                if d > self.match_distance:
                     break
-                if out[i] is None and all(o is not self.tracks[j] for o in out):
+                if out[i] is None and j not in taken:
                     out[i] = self.tracks[j]
+                    taken.add(j)
         result: list[Track] = []
-        for i, track in enumerate(out):
-            x, y = float(centres[i, 0]), float(centres[i, 1])
+        for (x, y), track in zip(points, out, strict=True):
             if track is None:
                 track = Track(x, y, timestamp_ns, timestamp_ns)
                 self.tracks.append(track)
             dt = (timestamp_ns - track.last_ns) / 1e9
             if track.frames and dt > 0:
                 # Normalised x is a share of the width: scale it to frame heights with `aspect`.
-                inst = float(np.hypot((x - track.x) * aspect, y - track.y)) / dt
+                inst = math.hypot((x - track.x) * aspect, y - track.y) / dt
                 track.speed = inst if track.frames == 1 else 0.5 * (track.speed + inst)
             track.x, track.y, track.last_ns = x, y, timestamp_ns
             track.frames += 1

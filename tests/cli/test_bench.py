@@ -34,6 +34,9 @@ def test_compare_graph_and_precision_report(shared_data: Path) -> None:
         # Every configuration processed the same frames and tracked after one detection.
         assert run["frames"] == 8 and run["frames_with_pose"] == 8 and run["detector_runs"] == 1, name
         assert len(run["fps_rounds"]) == 2, name
+        # The validity stage is timed on the same frames as smoothing (docs/presence.md, "Cost").
+        assert run["mean_ms"]["validity"] > 0 and run["p50_validity_ms"] > 0, name
+        assert run["validity_over_smoothing"] > 0, name
     # The default drops the unused segmentation head; --compare-graph's run computes it.
     assert runs["edgepose"]["landmark_ops_dropped"] > 0 and runs["edgepose_float"]["landmark_ops_dropped"] > 0
     assert runs["edgepose_full_graph"]["landmark_ops_dropped"] == 0

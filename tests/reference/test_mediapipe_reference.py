@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from support.paths import skimage_photo
+from support.paths import SHARED_DATA, skimage_photo
 
 from edgepose.model_files import FLOAT_MODELS
 from edgepose.reference.mediapipe_client import MediaPipeResult, MediaPipeRunError, run_mediapipe
@@ -158,3 +158,15 @@ def test_bad_frames_are_rejected_before_running(tmp_path: Path) -> None:
         run_mediapipe(skimage_photo("astronaut.png"), model_complexity=3, python=python)
     with pytest.raises(FileNotFoundError, match=r"missing\.jpg"):
         run_mediapipe([tmp_path / "missing.jpg"], python=python)
+
+
+@pytest.mark.mediapipe
+def test_an_animated_gif_is_read_as_a_video(mp_python: Path) -> None:
+    """The presence clip in .gif form runs through the reference (`presence replay --mediapipe`); MediaPipe finds
+    nobody in it either (docs/presence.md: the woman walking away, 97 px tall, seen from behind)."""
+    gif = SHARED_DATA / "videos" / "presence" / "intel_people_detection_preview.gif"
+    if not gif.is_file():
+        pytest.skip(f"{gif} not found (set EDGEPOSE_TEST_DATA)")
+    result = run_mediapipe(gif, model_complexity=0, static=False, python=mp_python)
+    assert result.frames == 23 and result.sizes[0].tolist() == [480, 270]
+    assert not result.found.any()

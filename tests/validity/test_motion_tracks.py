@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from edgepose.pose import FramePoses, Pose, Roi
 from edgepose.validity import ValidityConfig, ValidityStage
 from edgepose.validity.motion import MotionModel, grey_grid
+from edgepose.validity.tracks import TrackBook
 
 DATA = np.load(Path(__file__).parent / "data" / "clip_poses.npz")
 W, H = (int(v) for v in DATA["person_size"][2])  # the sidewalk walker (720 × 480)
@@ -32,10 +34,15 @@ def box_frame(bright: bool) -> np.ndarray:
     return rgb
 
 
-def run(stage: ValidityStage, frames: list[tuple[np.ndarray, Pose | None]]) -> list[str | None]:
+def run(stage: ValidityStage, frames: list[tuple[np.ndarray, Pose | None]],
+        prepare: np.ndarray | bool = True) -> list[str | None]:
+    """The verdict per frame ("-": no pose). `prepare`: True gives each frame to `stage.prepare` first (as the
+    pipeline does), False does not, an array is given instead of the frame."""
     out: list[str | None] = []
     for i, (rgb, p) in enumerate(frames):
         fp = FramePoses(W, H, [p] if p else [], (i + 1) * STEP_NS, False, {}, track_scores=[0.9] if p else [])
+        if prepare is not False:
+            stage.prepare(rgb if prepare is True else prepare)
         r = stage.process(fp, rgb)
         out.append(None if r.accepted else (r.rejected[0][1] if r.rejected else "-"))
     return out
@@ -91,7 +98,30 @@ def test_motion_model_scene_change_and_box_fraction() -> None:
     lit = dark.copy()
     lit[:24, :32] = 120  # the top-left quarter changes
     m.observe(grey_grid(lit), STEP_NS)
-    frac = m.foreground_fraction(np.asarray([[0, 0, 0.5, 0.5], [0.5, 0.5, 1, 1]], np.float32))
-    assert frac.tolist() == [1.0, 0.0]
+    assert m.foreground_fraction([(0, 0, 0.5, 0.5), (0.5, 0.5, 1, 1)]) == [1.0, 0.0]
     m.observe(grey_grid(np.full((48, 64, 3), 220, np.uint8)), 2 * STEP_NS)  # lights on: all of it
-    assert m.foreground_fraction(np.asarray([[0, 0, 1, 1]], np.float32)).tolist() == [0.0]
+    assert m.foreground_fraction([(0, 0, 1, 1)]) == [0.0]
+
+
+def test_tracks_match_nearest_first_and_never_share_a_track() -> None:
+    book = TrackBook(match_distance=0.2, gap_seconds=1.0)
+    a, b = book.assign([(0.3, 0.5), (0.6, 0.5)], 0)
+    # Both new poses are nearest to b's track; the nearer one gets it, the other takes a's (0.16 away).
+    c, d = book.assign([(0.46, 0.5), (0.55, 0.5)], STEP_NS)
+    assert d is b and c is a and a.frames == b.frames == 2
+    assert a.speed == pytest.approx(0.16 / 0.1) and b.speed == pytest.approx(0.05 / 0.1)
+    e, f = book.assign([(0.9, 0.9), (float("nan"), 0.5)], 2 * STEP_NS)  # too far, and unknown: new tracks
+    assert e is not a and e is not b and f.frames == 1 and len(book.tracks) == 4
+    assert book.assign([(0.46, 0.5)], 2 * STEP_NS + 1_500_000_000) != [a]  # a's gap exceeded gap_seconds
+    assert len(book.tracks) == 1
+
+
+def test_prepare_samples_the_same_frame_only() -> None:
+    """`prepare` (the pipeline calls it before the engine) gives the verdicts of `process` alone, and a sample
+    of another frame is never used for this one."""
+    frames = [(box_frame(False), None), (box_frame(True), pose()), (box_frame(True), pose())]
+    frames += [(box_frame(True), pose())] * 5
+    alone = run(ValidityStage(), frames, prepare=False)
+    assert run(ValidityStage(), frames) == alone == ["-", "young", None, None, None, None, None, None]
+    # A sample of another frame (no motion anywhere: all "still") is not used for this one.
+    assert run(ValidityStage(), frames, prepare=box_frame(False)) == alone
