@@ -32,7 +32,8 @@ CREDENTIAL_NAME = "mqtt_password"
 # A password file larger than this is a mistake (a key file, a log), not a password.
 MAX_PASSWORD_BYTES = 4096
 
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# A device id, client id: also a topic level (edgepose.mqtt.contract checks ids with the same pattern).
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PREFIX_LEVEL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -83,6 +84,23 @@ def _opt(default: Any, doc: str, *, choices: tuple[Any, ...] | None = None, lo: 
     return field(default=default, metadata=meta)
 
 
+def _internal(default: Any, doc: str) -> Any:
+    """A field set by code, never by the TOML file or the environment (not documented as a key)."""
+    return field(default=default, metadata={"doc": doc, "internal": True})
+
+
+class _Validated:
+    """Checks every documented field against its metadata on construction, so that a section built in code
+    (a command, a test) is held to the same rules as one read from the file; errors name the field."""
+
+    def __post_init__(self) -> None:
+        for name, f in _fields(type(self)).items():
+            value = getattr(self, name)
+            if value is None or _is_section(f):
+                continue  # None: unset, the consumer's default (engine.threads from a command)
+            _convert(name, f, os.fspath(value) if isinstance(value, os.PathLike) else value)
+
+
 def default_device_id() -> str:
     """The host name's first label, reduced to the characters allowed in a device id."""
     name = socket.gethostname().split(".")[0]
@@ -91,12 +109,12 @@ def default_device_id() -> str:
 
 
 @dataclass(frozen=True)
-class DeviceConfig:
+class DeviceConfig(_Validated):
     id: str = _opt("", "Device id used in topics and Home Assistant ids (default: the host name)", kind="id")
 
 
 @dataclass(frozen=True)
-class SourceConfig:
+class SourceConfig(_Validated):
     uri: str = _opt("auto", 'Camera/stream/file: "auto", a camera index, /dev/videoN, a file, an rtsp/http '
                     'URL, an image folder or "picamera2"', kind="uri")
     width: int = _opt(640, "Requested capture width in pixels", lo=16, hi=8192)
@@ -108,7 +126,7 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
-class EngineConfig:
+class EngineConfig(_Validated):
     model: str = _opt("lite", "Landmark model", choices=("lite", "full", "heavy"))
     precision: str = _opt("auto", "Model precision: auto (per stage, the fastest form on this CPU, docs/pi.md), "
                           "float, fp16 (float landmark files in fp16 where the CPU has it: Pi 5), or int8 "
@@ -118,7 +136,8 @@ class EngineConfig:
                         choices=("auto", "cpu", "edgetpu"))
     edgetpu_device: str = _opt("", 'Edge TPU device: "" (first found), "usb", "usb:N", "pci", "pci:N"',
                                kind="tpu")
-    threads: int = _opt(4, "CPU inference threads", lo=1, hi=64)
+    # None (commands without --threads): the runtime's choice.
+    threads: int | None = _opt(4, "CPU inference threads", lo=1, hi=64)
     heatmap_kernel: int = _opt(7, "Heatmap refinement kernel size", choices=(7, 9))
     models_dir: str = _opt("", "Directory with the model files (default: the packaged models)", kind="path")
     min_detection_score: float = _opt(0.5, "Detector score threshold", lo=0.0, hi=1.0)
@@ -128,10 +147,15 @@ class EngineConfig:
                                 lo=1, hi=1000)
     id_hold_seconds: float = _opt(1.0, "A person lost this long at most keeps their id when found at the same "
                                   "place", lo=0.0, hi=60.0)
+    # Set by the commands, not by the daemon's file:
+    static: bool = _internal(False, "Single images: the detector on every frame, nothing smoothed")
+    segmentation: bool = _internal(False, "Compute the landmark model's segmentation mask")
+    full_graph: bool = _internal(False, "Run the segmentation head even without a mask (to measure what "
+                                        "dropping it saves; edgepose.inference.pruning)")
 
 
 @dataclass(frozen=True)
-class SmoothingConfig:
+class SmoothingConfig(_Validated):
     enabled: bool = _opt(True, "One-Euro smoothing of the keypoints")
     landmark_min_cutoff: float = _opt(0.05, "Keypoints: minimum cutoff frequency (Hz)", lo=1e-6, hi=1e3)
     landmark_beta: float = _opt(80.0, "Keypoints: speed coefficient", lo=0.0, hi=1e6)
@@ -146,7 +170,7 @@ class SmoothingConfig:
 
 
 @dataclass(frozen=True)
-class PresenceConfig:
+class PresenceConfig(_Validated):
     enter_frames: int = _opt(3, "Consecutive frames with a convincing pose before 'present'", lo=1, hi=1000)
     leave_seconds: float = _opt(2.0, "Seconds without a pose before 'absent'", lo=0.0, hi=86400)
     min_score: float = _opt(0.5, "Minimum pose score for a pose to count", lo=0.0, hi=1.0)
@@ -155,7 +179,7 @@ class PresenceConfig:
 
 
 @dataclass(frozen=True)
-class ValidityConfig:
+class ValidityConfig(_Validated):
     """The pose-validity stage (edgepose.validity; reasons for each default in docs/configuration.md)."""
 
     enabled: bool = _opt(True, "Reject poses that are not people before publishing and presence")
@@ -183,7 +207,7 @@ class ValidityConfig:
 
 
 @dataclass(frozen=True)
-class TlsConfig:
+class TlsConfig(_Validated):
     enabled: bool = _opt(False, "Use TLS (certificate verification is always on)")
     ca_file: str = _opt("", "CA bundle to verify the broker with (default: the system CAs)", kind="path")
     cert_file: str = _opt("", "Client certificate (PEM) for mutual TLS", kind="path")
@@ -191,7 +215,7 @@ class TlsConfig:
 
 
 @dataclass(frozen=True)
-class MqttConfig:
+class MqttConfig(_Validated):
     host: str = _opt("localhost", "Broker host name or address", kind="host")
     port: int = _opt(1883, "Broker port (usually 8883 with TLS)", lo=1, hi=65535)
     prefix: str = _opt("edgepose", "Topic prefix; topics are <prefix>/<device_id>/...", kind="prefix")
@@ -214,18 +238,18 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
-class HomeAssistantConfig:
+class HomeAssistantConfig(_Validated):
     discovery: bool = _opt(True, "Publish Home Assistant MQTT discovery configs")
     prefix: str = _opt("homeassistant", "Home Assistant discovery prefix", kind="prefix")
 
 
 @dataclass(frozen=True)
-class StatsConfig:
+class StatsConfig(_Validated):
     interval_seconds: float = _opt(60.0, "Seconds between stats messages", lo=1.0, hi=86400)
 
 
 @dataclass(frozen=True)
-class LiveViewConfig:
+class LiveViewConfig(_Validated):
     enabled: bool = _opt(False, "Serve the live view page (camera frames with the skeletons); off by default")
     bind: str = _opt("127.0.0.1", "IP address the live view listens on; any other than loopback needs token_file",
                      kind="ip")
@@ -239,7 +263,7 @@ class LiveViewConfig:
 
 
 @dataclass(frozen=True)
-class SnapshotConfig:
+class SnapshotConfig(_Validated):
     enabled: bool = _opt(False, "Publish a JPEG with the skeleton on every enter event (retained; off for privacy)")
     width: int = _opt(640, "Snapshot width in pixels (the height keeps the frame's aspect ratio)", lo=16, hi=4096)
     quality: int = _opt(80, "Snapshot JPEG quality", lo=10, hi=100)
@@ -258,7 +282,7 @@ class Config:
     live_view: LiveViewConfig = field(default_factory=LiveViewConfig)
     snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
     validity: ValidityConfig = field(default_factory=ValidityConfig)
-    # [[zones]]: validated by edgepose.validity.zones.parse_zones (an array of tables, not a section).
+    # [[zones]]: validated by edgepose.zones.parse_zones (an array of tables, not a section).
     zones: tuple[Any, ...] = field(default=(), metadata={"internal": True})
 
     def replace(self, **sections: Any) -> Config:
@@ -291,7 +315,7 @@ def _check_text(key: str, value: str, kind: str | None) -> str:
         raise ConfigError(key, "control characters are not allowed")
     if len(value) > 4096:
         raise ConfigError(key, "value is too long (more than 4096 characters)")
-    if kind == "id" and value and not _ID_RE.match(value):
+    if kind == "id" and value and not ID_RE.match(value):
         raise ConfigError(key, f"{value!r} is not allowed; use 1-64 characters from A-Z a-z 0-9 _ -")
     if kind == "prefix":
         check_prefix(key, value)
@@ -605,7 +629,7 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None,
 
 
 def _parse_zones(raw: Any) -> tuple[Any, ...]:
-    from edgepose.validity.zones import ZoneError, parse_zones
+    from edgepose.zones import ZoneError, parse_zones
 
     try:
         return parse_zones(raw)
@@ -664,6 +688,8 @@ def to_dict(cfg: Any, *, redact: bool = True) -> dict[str, Any]:
         if f.name == "zones" and isinstance(value, tuple):
             if value:
                 out[f.name] = [z.to_dict() for z in value]
+        elif f.metadata.get("internal") and not isinstance(value, Secret):
+            continue  # set by code (engine.static), not a key of the file
         elif dataclasses.is_dataclass(value):
             out[f.name] = to_dict(value, redact=redact)
         elif isinstance(value, Secret):

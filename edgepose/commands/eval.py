@@ -10,11 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.cli import EXIT_DATAERR, EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, CommandError
 from edgepose.commands.common import InputError, add_engine_args, build_engine, engine_config, read_image
 from edgepose.config import Config
 from edgepose.daemon.pipeline import accepted_only, validity_stage
-from edgepose.errors import EdgeposeError
+from edgepose.errors import EXIT_DATAERR, EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, CommandError, EdgeposeError
 from edgepose.metrics import TORSO_DEFINITION, PckAccumulator
 from edgepose.model_files import COMPLEXITIES
 from edgepose.topology import COCO17_FROM_BLAZEPOSE
