@@ -1,4 +1,10 @@
-"""The daemon configuration: one TOML file, validated at start into frozen dataclasses.
+"""The configuration model: one TOML file, validated at start into frozen dataclasses, one per section.
+
+These dataclasses are the one schema: the engine, the validity stage, the presence tracker and the smoother
+take their section as it is (`PoseEngine.from_config(cfg.engine)`, `ValidityStage(cfg.validity)`, ...), and a
+command builds the same class from its options. Each field's metadata (`_opt`) is its description, the reason
+for its default, its type and range, and (by its name) its environment variable; it drives the validation
+(on construction too), the environment overrides and docs/configuration.md's key tables (tools/config_docs.py).
 
 Every key has a default (docs/configuration.md lists them). An unknown key or a bad value raises `ConfigError`,
 whose message names the key path (`mqtt.port`) and what is allowed. Environment variables override the file:
@@ -184,7 +190,7 @@ class PresenceConfig(_Validated):
 
 @dataclass(frozen=True)
 class ValidityConfig(_Validated):
-    """The pose-validity stage (edgepose.validity; reasons for each default in docs/configuration.md)."""
+    """The pose-validity stage (edgepose.validity); `why` is the reason for each default (docs/configuration.md)."""
 
     enabled: bool = _opt(True, "Reject poses that are not people before publishing and presence",
         why=("on: ghosts on furniture were 29–99 % of empty frames without it (docs/presence.md); off shows the raw "
