@@ -1,4 +1,5 @@
-"""The frame-source interface and `open_source`, which picks the implementation for a source string.
+"""`open_source`: picks the `FrameSource` implementation for a source string (the interface and its errors are
+in edgepose.io.frame_source; the implementations are imported only when a source is built).
 
 Source strings (the config's ``source`` / ``--source``):
 
