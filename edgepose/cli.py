@@ -27,7 +27,8 @@ COMMANDS: tuple[str, ...] = (
     "edgepose.commands.config",
 )
 
-# Exit statuses (sysexits.h), defined with the error base and re-exported here for the commands.
+# Exit statuses (sysexits.h) and CommandError, defined with the error base (the commands import them from
+# edgepose.errors; re-exported here for older callers).
 from edgepose.errors import (  # noqa: E402
     EXIT_CONFIG,
     EXIT_DATAERR,
@@ -36,22 +37,12 @@ from edgepose.errors import (  # noqa: E402
     EXIT_OK,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
+    CommandError,
     EdgeposeError,
 )
 
 __all__ = ["EXIT_CONFIG", "EXIT_DATAERR", "EXIT_FAILURE", "EXIT_NOINPUT", "EXIT_OK", "EXIT_UNAVAILABLE",
            "EXIT_USAGE", "CommandError", "build_parser", "main"]  # fmt: skip
-
-
-class CommandError(EdgeposeError):
-    """An error of one command, with the message for the user and the exit status it says."""
-
-    def __init__(self, message: str, status: int = EXIT_FAILURE) -> None:
-        super().__init__(message, exit_status=status)
-
-    @property
-    def status(self) -> int:
-        return self.exit_status
 
 
 class UsageExitParser(argparse.ArgumentParser):

@@ -1,4 +1,10 @@
-"""The daemon configuration: one TOML file, validated at start into frozen dataclasses.
+"""The configuration model: one TOML file, validated at start into frozen dataclasses, one per section.
+
+These dataclasses are the one schema: the engine, the validity stage, the presence tracker and the smoother
+take their section as it is (`PoseEngine.from_config(cfg.engine)`, `ValidityStage(cfg.validity)`, ...), and a
+command builds the same class from its options. Each field's metadata (`_opt`) is its description, the reason
+for its default, its type and range, and (by its name) its environment variable; it drives the validation
+(on construction too), the environment overrides and docs/configuration.md's key tables (tools/config_docs.py).
 
 Every key has a default (docs/configuration.md lists them). An unknown key or a bad value raises `ConfigError`,
 whose message names the key path (`mqtt.port`) and what is allowed. Environment variables override the file:
@@ -32,8 +38,9 @@ CREDENTIAL_NAME = "mqtt_password"
 # A password file larger than this is a mistake (a key file, a log), not a password.
 MAX_PASSWORD_BYTES = 4096
 
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_PREFIX_LEVEL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# A device or client id, and a level of a topic prefix; edgepose.mqtt.contract checks topics with the same two.
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PREFIX_LEVEL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class ConfigError(EdgeposeError, ValueError):
@@ -77,10 +84,29 @@ class Secret:
 
 
 def _opt(default: Any, doc: str, *, choices: tuple[Any, ...] | None = None, lo: float | None = None,
-         hi: float | None = None, kind: str | None = None) -> Any:
-    """A config field with its documentation and constraints (read by the validator and the docs test)."""
-    meta = {"doc": doc, "choices": choices, "lo": lo, "hi": hi, "kind": kind}
+         hi: float | None = None, kind: str | None = None, why: str = "") -> Any:
+    """A config field with its documentation (`why`: the reason for its default), its constraints (read by the
+    validator) and, through its name, its environment variable; docs/configuration.md's tables are made from
+    them (`settings_table`)."""
+    meta = {"doc": doc, "choices": choices, "lo": lo, "hi": hi, "kind": kind, "why": why}
     return field(default=default, metadata=meta)
+
+
+def _internal(default: Any, doc: str) -> Any:
+    """A field set by code, never by the TOML file or the environment (not documented as a key)."""
+    return field(default=default, metadata={"doc": doc, "internal": True})
+
+
+class _Validated:
+    """Checks every documented field against its metadata on construction, so that a section built in code
+    (a command, a test) is held to the same rules as one read from the file; errors name the field."""
+
+    def __post_init__(self) -> None:
+        for name, f in _fields(type(self)).items():
+            value = getattr(self, name)
+            if value is None or _is_section(f):
+                continue  # None: unset, the consumer's default (engine.threads from a command)
+            _convert(name, f, os.fspath(value) if isinstance(value, os.PathLike) else value)
 
 
 def default_device_id() -> str:
@@ -91,12 +117,12 @@ def default_device_id() -> str:
 
 
 @dataclass(frozen=True)
-class DeviceConfig:
+class DeviceConfig(_Validated):
     id: str = _opt("", "Device id used in topics and Home Assistant ids (default: the host name)", kind="id")
 
 
 @dataclass(frozen=True)
-class SourceConfig:
+class SourceConfig(_Validated):
     uri: str = _opt("auto", 'Camera/stream/file: "auto", a camera index, /dev/videoN, a file, an rtsp/http '
                     'URL, an image folder or "picamera2"', kind="uri")
     width: int = _opt(640, "Requested capture width in pixels", lo=16, hi=8192)
@@ -108,17 +134,20 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
-class EngineConfig:
+class EngineConfig(_Validated):
     model: str = _opt("lite", "Landmark model", choices=("lite", "full", "heavy"))
-    precision: str = _opt("auto", "Model precision: auto (per stage, the fastest form on this CPU, docs/pi.md), "
-                          "float, fp16 (float landmark files in fp16 where the CPU has it: Pi 5), or int8 "
-                          "(the shipped quantized models, docs/int8.md)",
+    precision: str = _opt("auto", "Model precision: `auto` chooses per stage the fastest form on this CPU from its "
+                          "features (Pi 4: float detector and lite/full landmarks; Pi 5: int8; x86: int8; an unknown "
+                          "CPU: float; docs/pi.md), `float`, `fp16` (the float landmark files computed in fp16 where "
+                          "the CPU has FP16 arithmetic, Pi 5; the detector stays float), or `int8` (the shipped "
+                          "quantized models; on the CPU the mixed recipe where built, see docs/int8.md)",
                           choices=("auto", "float", "fp16", "int8"))
     backend: str = _opt("auto", "Inference backend (auto = Edge TPU if present, else CPU, logged loudly)",
                         choices=("auto", "cpu", "edgetpu"))
     edgetpu_device: str = _opt("", 'Edge TPU device: "" (first found), "usb", "usb:N", "pci", "pci:N"',
                                kind="tpu")
-    threads: int = _opt(4, "CPU inference threads", lo=1, hi=64)
+    # None (commands without --threads): the runtime's choice.
+    threads: int | None = _opt(4, "CPU inference threads", lo=1, hi=64)
     heatmap_kernel: int = _opt(7, "Heatmap refinement kernel size", choices=(7, 9))
     models_dir: str = _opt("", "Directory with the model files (default: the packaged models)", kind="path")
     min_detection_score: float = _opt(0.5, "Detector score threshold", lo=0.0, hi=1.0)
@@ -128,10 +157,18 @@ class EngineConfig:
                                 lo=1, hi=1000)
     id_hold_seconds: float = _opt(1.0, "A person lost this long at most keeps their id when found at the same "
                                   "place", lo=0.0, hi=60.0)
+    # Set by the commands, not by the daemon's file:
+    static: bool = _internal(False, "Single images: the detector on every frame, nothing smoothed")
+    segmentation: bool = _internal(False, "Compute the landmark model's segmentation mask")
+    full_graph: bool = _internal(False, "Run the segmentation head even without a mask (to measure what "
+                                        "dropping it saves; edgepose.inference.pruning)")
+    edgetpu_form: bool = _internal(False, "Run the graphs the Edge TPU compiler is given (the rewritten detector, "
+                                          "the landmark model's split form) on the CPU: the Edge TPU form's "
+                                          "accuracy without a TPU (edgepose.inference.chain); needs int8")
 
 
 @dataclass(frozen=True)
-class SmoothingConfig:
+class SmoothingConfig(_Validated):
     enabled: bool = _opt(True, "One-Euro smoothing of the keypoints")
     landmark_min_cutoff: float = _opt(0.05, "Keypoints: minimum cutoff frequency (Hz)", lo=1e-6, hi=1e3)
     landmark_beta: float = _opt(80.0, "Keypoints: speed coefficient", lo=0.0, hi=1e6)
@@ -146,7 +183,7 @@ class SmoothingConfig:
 
 
 @dataclass(frozen=True)
-class PresenceConfig:
+class PresenceConfig(_Validated):
     enter_frames: int = _opt(3, "Consecutive frames with a convincing pose before 'present'", lo=1, hi=1000)
     leave_seconds: float = _opt(2.0, "Seconds without a pose before 'absent'", lo=0.0, hi=86400)
     min_score: float = _opt(0.5, "Minimum pose score for a pose to count", lo=0.0, hi=1.0)
@@ -155,35 +192,61 @@ class PresenceConfig:
 
 
 @dataclass(frozen=True)
-class ValidityConfig:
-    """The pose-validity stage (edgepose.validity; reasons for each default in docs/configuration.md)."""
+class ValidityConfig(_Validated):
+    """The pose-validity stage (edgepose.validity); `why` is the reason for each default (docs/configuration.md)."""
 
-    enabled: bool = _opt(True, "Reject poses that are not people before publishing and presence")
-    min_pose_score: float = _opt(0.5, "Landmark pose-presence score a pose needs", lo=0.0, hi=1.0)
-    min_detection_score: float = _opt(0.0, "Score of the detection that started the track", lo=0.0, hi=1.0)
+    enabled: bool = _opt(True, "Reject poses that are not people before publishing and presence",
+        why=("on: ghosts on furniture were 29–99 % of empty frames without it (docs/presence.md); off shows the raw "
+             "engine"))
+    min_pose_score: float = _opt(0.5, "Landmark pose-presence score a pose needs", lo=0.0, hi=1.0,
+        why="the landmark model's own gate (spec §3.4): every emitted pose passes; raise to be stricter")
+    min_detection_score: float = _opt(0.0, "Score of the detection that started the track", lo=0.0, hi=1.0,
+        why=("0 = off: the int8 detector's scores are coarse (0.500 or 0.907) and real people's tracks start at 0.500"
+             " as often as ghosts'"))
     min_torso_visibility: float = _opt(0.75, "Mean visibility of both shoulders or of both hips",
-                                         lo=0.0, hi=1.0)
-    min_extent: float = _opt(0.12, "Larger side of the keypoint box, share of the frame height", lo=0.0, hi=1.0)
-    max_limb_ratio: float = _opt(2.5, "Longest limb over the torso, as a multiple of a human's", lo=0.1, hi=100)
-    max_shoulder_ratio: float = _opt(1.6, "Shoulder width over torso length", lo=0.1, hi=100)
-    max_speed: float = _opt(3.0, "Hip-centre speed in pose sizes per second", lo=0.0, hi=1000)
-    min_track_frames: int = _opt(2, "Frames a track must last before its poses count", lo=1, hi=1000)
-    motion: bool = _opt(True, "Require motion in the pose's box (video only)")
+                                         lo=0.0, hi=1.0,
+        why=("people on the clips: 10th percentile of the 4-point mean 0.97 and more (0.79 on the smallest clip). The"
+             " better-seen pair (shoulders or hips) is judged, so a person at a desk with hidden hips passes (the "
+             "grey astronaut photo: hips 0.07); judging all four rejected 2.4 % vs 3.1 % of the clips' empty frames "
+             "with a pose left (docs/presence.md)"))
+    min_extent: float = _opt(0.12, "Larger side of the keypoint box, share of the frame height", lo=0.0, hi=1.0,
+        why=("desk and table ghosts on the clips are 6–13 % of the frame high (median), real people 19 % and more "
+             "(10th percentile)"))
+    max_limb_ratio: float = _opt(2.5, "Longest limb over the torso, as a multiple of a human's", lo=0.1, hi=100,
+        why=("a bone can look shorter than a human's (foreshortening), not 2.5 times longer unless the torso is "
+             "foreshortened"))
+    max_shoulder_ratio: float = _opt(1.6, "Shoulder width over torso length", lo=0.1, hi=100,
+        why="people on the clips: 90th percentile 0.4–0.6 standing, 1.2 lying on the floor")
+    max_speed: float = _opt(3.0, "Hip-centre speed in pose sizes per second", lo=0.0, hi=1000,
+        why=("a walker in the gait-lab clips moves about 0.9 of his height per second; the car ghosts about 7; 3 was "
+             "chosen on the tuning clips (2 began to cut real people in the corridor clip)"))
+    min_track_frames: int = _opt(2, "Frames a track must last before its poses count", lo=1, hi=1000,
+        why="rejects one-frame flickers before they are published (costs one frame of a real person)")
+    motion: bool = _opt(True, "Require motion in the pose's box (video only)",
+        why="a track born where nothing moved is furniture (Frigate's idea); off for cameras that shake")
     min_foreground: float = _opt(0.05, "Share of the pose's box that must change to count as motion",
-                                 lo=0.0, hi=1.0)
+                                 lo=0.0, hi=1.0,
+        why=("chosen on the tuning clips: with 0.1 the conference room's seated visitor was lost for a while (one "
+             "visit split in two), with 0.05 not"))
     still_seconds: float = _opt(5.0, "Seconds without motion in its box before a pose is rejected",
-                                lo=0.0, hi=86400)
-    pixel_threshold: float = _opt(18.0, "Grey-level change that counts as motion (0-255)", lo=1.0, hi=255)
+                                lo=0.0, hi=86400,
+        why=("a seated person moves within a few seconds; a ghost on a moved chair stops moving at once. Adds to the "
+             "leave delay"))
+    pixel_threshold: float = _opt(18.0, "Grey-level change that counts as motion (0-255)", lo=1.0, hi=255,
+        why="a clear change of an 8-bit grey level; kept from the first try on the tuning clips, not tuned further")
     background_seconds: float = _opt(1.0, "Time constant of the motion model's running average",
-                                     lo=0.01, hi=3600)
+                                     lo=0.01, hi=3600,
+        why="1 s makes it a frame difference over about a second: a moved chair counts only while it moves")
     track_gap_seconds: float = _opt(1.0, "A track survives gaps this long (flicker keeps its history)",
-                                    lo=0.0, hi=3600)
+                                    lo=0.0, hi=3600,
+        why="a ghost that vanishes and reappears on the same spot keeps its history (never moved)")
     match_distance: float = _opt(0.2, "Largest hip-centre jump (frame heights) within one track",
-                                 lo=0.0, hi=10)
+                                 lo=0.0, hi=10,
+        why="a person moves less than a fifth of the frame between two frames at 4 fps and more")
 
 
 @dataclass(frozen=True)
-class TlsConfig:
+class TlsConfig(_Validated):
     enabled: bool = _opt(False, "Use TLS (certificate verification is always on)")
     ca_file: str = _opt("", "CA bundle to verify the broker with (default: the system CAs)", kind="path")
     cert_file: str = _opt("", "Client certificate (PEM) for mutual TLS", kind="path")
@@ -191,7 +254,7 @@ class TlsConfig:
 
 
 @dataclass(frozen=True)
-class MqttConfig:
+class MqttConfig(_Validated):
     host: str = _opt("localhost", "Broker host name or address", kind="host")
     port: int = _opt(1883, "Broker port (usually 8883 with TLS)", lo=1, hi=65535)
     prefix: str = _opt("edgepose", "Topic prefix; topics are <prefix>/<device_id>/...", kind="prefix")
@@ -206,7 +269,8 @@ class MqttConfig:
     reconnect_min: float = _opt(1.0, "First reconnect delay in seconds (doubles per failure, with jitter)",
                                 lo=0.01, hi=3600)
     # 5 s: back within 5 s of the broker's return (issue 6); at most 12-24 attempts a minute, no storm.
-    reconnect_max: float = _opt(5.0, "Longest reconnect delay in seconds", lo=0.01, hi=3600)
+    reconnect_max: float = _opt(5.0, "Longest reconnect delay in seconds (also the retry period after a refused "
+                                "login)", lo=0.01, hi=3600)
     event_queue_size: int = _opt(1000, "Presence events kept while the broker is unreachable", lo=1, hi=1_000_000)
     pose_expiry_seconds: int = _opt(2, "MQTT 5 message expiry of pose frames", lo=1, hi=3600)
     # Resolved from password_file / password_env / $CREDENTIALS_DIRECTORY, never from the TOML file.
@@ -214,18 +278,18 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
-class HomeAssistantConfig:
+class HomeAssistantConfig(_Validated):
     discovery: bool = _opt(True, "Publish Home Assistant MQTT discovery configs")
     prefix: str = _opt("homeassistant", "Home Assistant discovery prefix", kind="prefix")
 
 
 @dataclass(frozen=True)
-class StatsConfig:
+class StatsConfig(_Validated):
     interval_seconds: float = _opt(60.0, "Seconds between stats messages", lo=1.0, hi=86400)
 
 
 @dataclass(frozen=True)
-class LiveViewConfig:
+class LiveViewConfig(_Validated):
     enabled: bool = _opt(False, "Serve the live view page (camera frames with the skeletons); off by default")
     bind: str = _opt("127.0.0.1", "IP address the live view listens on; any other than loopback needs token_file",
                      kind="ip")
@@ -239,7 +303,7 @@ class LiveViewConfig:
 
 
 @dataclass(frozen=True)
-class SnapshotConfig:
+class SnapshotConfig(_Validated):
     enabled: bool = _opt(False, "Publish a JPEG with the skeleton on every enter event (retained; off for privacy)")
     width: int = _opt(640, "Snapshot width in pixels (the height keeps the frame's aspect ratio)", lo=16, hi=4096)
     quality: int = _opt(80, "Snapshot JPEG quality", lo=10, hi=100)
@@ -258,7 +322,7 @@ class Config:
     live_view: LiveViewConfig = field(default_factory=LiveViewConfig)
     snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
     validity: ValidityConfig = field(default_factory=ValidityConfig)
-    # [[zones]]: validated by edgepose.validity.zones.parse_zones (an array of tables, not a section).
+    # [[zones]]: validated by edgepose.zones.parse_zones (an array of tables, not a section).
     zones: tuple[Any, ...] = field(default=(), metadata={"internal": True})
 
     def replace(self, **sections: Any) -> Config:
@@ -291,7 +355,7 @@ def _check_text(key: str, value: str, kind: str | None) -> str:
         raise ConfigError(key, "control characters are not allowed")
     if len(value) > 4096:
         raise ConfigError(key, "value is too long (more than 4096 characters)")
-    if kind == "id" and value and not _ID_RE.match(value):
+    if kind == "id" and value and not ID_RE.match(value):
         raise ConfigError(key, f"{value!r} is not allowed; use 1-64 characters from A-Z a-z 0-9 _ -")
     if kind == "prefix":
         check_prefix(key, value)
@@ -312,7 +376,7 @@ def _check_text(key: str, value: str, kind: str | None) -> str:
 def check_prefix(key: str, value: str) -> str:
     """A topic prefix: one or more '/'-separated levels of A-Z a-z 0-9 _ . - (no wildcards, no '$')."""
     levels = value.split("/")
-    if not value or not all(_PREFIX_LEVEL_RE.match(level) for level in levels):
+    if not value or not all(PREFIX_LEVEL_RE.match(level) for level in levels):
         raise ConfigError(key, f"{value!r} is not allowed; use levels of A-Z a-z 0-9 _ . - separated by '/' "
                                "(no wildcards '+' '#', no empty level)")
     return value
@@ -605,7 +669,7 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None,
 
 
 def _parse_zones(raw: Any) -> tuple[Any, ...]:
-    from edgepose.validity.zones import ZoneError, parse_zones
+    from edgepose.zones import ZoneError, parse_zones
 
     try:
         return parse_zones(raw)
@@ -664,6 +728,8 @@ def to_dict(cfg: Any, *, redact: bool = True) -> dict[str, Any]:
         if f.name == "zones" and isinstance(value, tuple):
             if value:
                 out[f.name] = [z.to_dict() for z in value]
+        elif f.metadata.get("internal") and not isinstance(value, Secret):
+            continue  # set by code (engine.static), not a key of the file
         elif dataclasses.is_dataclass(value):
             out[f.name] = to_dict(value, redact=redact)
         elif isinstance(value, Secret):
@@ -708,6 +774,31 @@ def dump_toml(cfg: Config) -> str:
         lines += ["[[zones]]", f"name = {_toml_value(z['name'])}", f"kind = {_toml_value(z['kind'])}",
                   f"polygon = [{points}]", ""]
     return "\n".join(lines).lstrip("\n")
+
+
+def settings_table(cls: type, path: str) -> list[str]:
+    """The Markdown table of one section's keys (docs/configuration.md), from the fields' metadata."""
+    lines = ["| Key | Default | Meaning |", "|---|---|---|"]
+    for name, f in _fields(cls).items():
+        if _is_section(f):
+            continue
+        meaning = f.metadata.get("doc", "")
+        if f.metadata.get("why"):
+            meaning += ". Why: " + f.metadata["why"]
+        meaning = meaning.replace("<", "&lt;").replace(">", "&gt;")
+        lines.append(f"| `{path}.{name}` | `{_toml_value(f.default)}` | {meaning} |")
+    return lines
+
+
+def sections(cls: type = Config, path: str = "") -> list[tuple[str, type]]:
+    """Every section as (dotted path, dataclass), nested tables after their parent (mqtt, mqtt.tls)."""
+    out: list[tuple[str, type]] = []
+    for name, f in _fields(cls).items():
+        if _is_section(f):
+            key = f"{path}.{name}" if path else name
+            out.append((key, _section_type(f)))
+            out.extend(sections(_section_type(f), key))
+    return out
 
 
 def iter_keys(cls: type = Config, path: str = "") -> list[tuple[str, Any, str]]:

@@ -28,3 +28,14 @@ class EdgeposeError(Exception):
         super().__init__(*args)
         if exit_status is not None:
             self.exit_status = exit_status
+
+
+class CommandError(EdgeposeError):
+    """An error of one command, with the message for the user and the exit status it says."""
+
+    def __init__(self, message: str, status: int = EXIT_FAILURE) -> None:
+        super().__init__(message, exit_status=status)
+
+    @property
+    def status(self) -> int:
+        return self.exit_status

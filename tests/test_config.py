@@ -25,6 +25,8 @@ from edgepose.config import (
     key_path,
     load_config,
     parse_config,
+    sections,
+    settings_table,
     to_dict,
 )
 
@@ -51,6 +53,39 @@ def test_example_file_validates_and_documents_every_key() -> None:
         assert f"`{key}`" in docs, f"{key} is not documented in docs/configuration.md"
         assert f"{name} =" in text, f"{key} is missing from {EXAMPLE.name}"
         assert f"[{section}]" in text
+
+
+def test_docs_key_tables_are_the_metadata() -> None:
+    """docs/configuration.md's table of each section is made from the fields (`python tools/config_docs.py`)."""
+    lines = (REPO / "docs" / "configuration.md").read_text().split("\n")
+    for path, cls in sections():
+        head = lines.index(f"### `[{path}]`")
+        start = next(i for i in range(head + 1, len(lines)) if lines[i].startswith("| Key |"))
+        end = next(i for i in range(start, len(lines) + 1) if i == len(lines) or not lines[i].startswith("|"))
+        assert lines[start:end] == settings_table(cls, path), f"[{path}]: run python tools/config_docs.py"
+
+
+def test_sections_built_in_code_are_validated_by_the_same_metadata() -> None:
+    """A section made by a command or a test obeys the file's rules (one description), naming the field."""
+    from edgepose.config import EngineConfig, PresenceConfig, ValidityConfig
+
+    with pytest.raises(ConfigError, match=r"^max_poses: 0 is out of range; allowed: 1 to 16"):
+        EngineConfig(max_poses=0)
+    with pytest.raises(ConfigError, match=r"^precision: 'fast' is not allowed"):
+        EngineConfig(precision="fast")
+    with pytest.raises(ConfigError, match=r"^min_extent: must be a number, got a string"):
+        ValidityConfig(min_extent="0.1")  # type: ignore[arg-type]
+    assert PresenceConfig(leave_seconds=0).leave_seconds == 0
+    assert EngineConfig(threads=None, models_dir=str(REPO)).threads is None  # None: the runtime's choice
+
+
+def test_engine_internal_fields_are_not_keys() -> None:
+    """engine.static & co. are set by the commands: not in the file, the dump or the docs."""
+    keys = [k for k, _, _ in iter_keys()]
+    assert "engine.static" not in keys and "engine.full_graph" not in keys
+    assert "static" not in dump_toml(parse_config({}, env={}))
+    with pytest.raises(ConfigError, match=r"engine.static: unknown key"):
+        parse_config({"engine": {"static": True}}, env={})
 
 
 @pytest.mark.parametrize(

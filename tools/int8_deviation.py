@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from edgepose.commands.common import IMAGE_SUFFIXES, read_image
-from edgepose.engine.tracker import EngineConfig, PoseEngine
+from edgepose.config import EngineConfig
+from edgepose.engine.tracker import PoseEngine
 from edgepose.topology import KEYPOINT_NAMES
 
 ANNOTATED = Path(__file__).resolve().parents[2] / "shared/data/images/annotated"
@@ -22,8 +23,8 @@ def main() -> None:
     images = [read_image(p) for p in photos]
     results = {}
     for model in ("lite", "full", "heavy"):
-        float_engine = PoseEngine.from_config(EngineConfig(model=model, static=True))
-        int8_engine = PoseEngine.from_config(EngineConfig(model=model, precision="int8", static=True))
+        float_engine = PoseEngine.from_config(EngineConfig(model=model, precision="float", backend="cpu", static=True))
+        int8_engine = PoseEngine.from_config(EngineConfig(model=model, precision="int8", backend="cpu", static=True))
         devs = []
         for image in images:
             a, b = float_engine.process(image).poses, int8_engine.process(image).poses

@@ -112,10 +112,12 @@ def encode_cost(repeats: int = 200) -> float:
     """Median CPU milliseconds of drawing and encoding one live view frame (frame 12 of the dance video, the
     engine's pose, quality 70), measured in this process with time.process_time."""
     from edgepose.commands.common import read_video
-    from edgepose.engine.tracker import EngineConfig, PoseEngine
+    from edgepose.config import EngineConfig
+    from edgepose.engine.tracker import PoseEngine
     from edgepose.live_view.overlay import render_jpeg
 
-    engine = PoseEngine.from_config(EngineConfig(model="lite", threads=1, models_dir=REPO / "models"))
+    engine = PoseEngine.from_config(EngineConfig(model="lite", precision="float", backend="cpu", threads=1,
+                                                 models_dir=REPO / "models"))
     for f in read_video(VIDEO, max_frames=12):
         result = engine.process(f.rgb, f.timestamp_ns)
     times = []

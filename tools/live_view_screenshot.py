@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgepose.commands.common import read_video
-from edgepose.config import LiveViewConfig
-from edgepose.engine.tracker import EngineConfig, PoseEngine
+from edgepose.config import EngineConfig, LiveViewConfig
+from edgepose.engine.tracker import PoseEngine
 from edgepose.live_view import LiveView
 
 VIDEO = Path(__file__).resolve().parents[2] / "shared/data/videos/dance_tfjs_pose_1.mp4"
@@ -38,7 +38,7 @@ class Present:
 
 
 def main(out: Path) -> None:
-    engine = PoseEngine.from_config(EngineConfig(model="lite", precision="float", threads=1))
+    engine = PoseEngine.from_config(EngineConfig(model="lite", precision="float", backend="cpu", threads=1))
     for f in read_video(VIDEO, max_frames=12):
         result = engine.process(f.rgb, f.timestamp_ns)
     pose = result.poses[0]

@@ -20,9 +20,9 @@ import numpy as np
 
 from edgepose.commands.common import IMAGE_SUFFIXES, read_image
 from edgepose.commands.eval import load_single_person
-from edgepose.config import Config
+from edgepose.config import Config, EngineConfig
 from edgepose.daemon.pipeline import validity_stage
-from edgepose.engine.tracker import EngineConfig, PoseEngine
+from edgepose.engine.tracker import PoseEngine
 from edgepose.metrics import PckAccumulator
 from edgepose.topology import COCO17_FROM_BLAZEPOSE
 
@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    engine = PoseEngine.from_config(EngineConfig(model=args.model, precision=args.precision, static=True))
+    engine = PoseEngine.from_config(EngineConfig(model=args.model, precision=args.precision, backend="cpu",
+                                                            static=True))
     stage = validity_stage(Config(), static=True)
     report: dict[str, Any] = {"model": args.model, "precision": args.precision}
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.cli import EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
 from edgepose.commands.common import InputError, add_device_engine_args, build_engine, engine_config, read_video
 from edgepose.config import Config
 from edgepose.daemon.pipeline import validity_stage
+from edgepose.errors import EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
 from edgepose.model_files import COMPLEXITIES
 
 STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "validity", "total")

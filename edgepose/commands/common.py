@@ -11,10 +11,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgepose.cli import EXIT_CONFIG, EXIT_NOINPUT, CommandError
-from edgepose.config import EngineConfig as DaemonEngineConfig
-from edgepose.engine.tracker import EngineConfig, PoseEngine
-from edgepose.errors import EXIT_DATAERR, EdgeposeError
+from edgepose.config import ConfigError, EngineConfig
+from edgepose.engine.tracker import PoseEngine
+from edgepose.errors import EXIT_CONFIG, EXIT_DATAERR, EXIT_NOINPUT, CommandError, EdgeposeError
 from edgepose.io.frames import FrameError, to_rgb_uint8
 from edgepose.model_files import COMPLEXITIES, PRECISIONS
 
@@ -53,22 +52,25 @@ def add_edgetpu_form_arg(p: argparse.ArgumentParser) -> None:
 def add_device_engine_args(p: argparse.ArgumentParser) -> None:
     """The engine options with the daemon's defaults (config.py), i.e. the files a deployed device has: a
     device carries only the int8 models (deploy.sh ships no float/)."""
-    add_engine_args(p, default_precision=DaemonEngineConfig.precision, default_model=DaemonEngineConfig.model)
+    add_engine_args(p, default_precision=EngineConfig.precision, default_model=EngineConfig.model)
 
 
 def engine_config(args: argparse.Namespace, *, static: bool = False) -> EngineConfig:
-    if args.threads is not None and args.threads < 1:
-        raise CommandError(f"--threads must be at least 1, got {args.threads}", EXIT_CONFIG)
-    for flag in ("max_poses", "detect_interval"):
-        if getattr(args, flag, 1) < 1:
-            raise CommandError(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}", EXIT_CONFIG)
-    edgetpu_form = getattr(args, "edgetpu_form", False)
-    if edgetpu_form and (args.precision != "int8" or args.backend != "cpu"):
+    """The [engine] settings of a command's options, checked by the same rules as the configuration file."""
+    if getattr(args, "edgetpu_form", False) and (args.precision != "int8" or args.backend != "cpu"):
         raise CommandError(
             "--edgetpu-form needs --precision int8 and --backend cpu (it runs the Edge TPU's graphs on the CPU), "
             f"got --precision {args.precision} --backend {args.backend}",
             EXIT_CONFIG,
         )
+    try:
+        return _engine_config(args, static)
+    except ConfigError as e:  # validated like the [engine] section; the message names the option
+        option = "--" + e.key.replace("_", "-")
+        raise CommandError(f"{option}: {str(e).removeprefix(e.key + ': ')}", EXIT_CONFIG) from None
+
+
+def _engine_config(args: argparse.Namespace, static: bool) -> EngineConfig:
     return EngineConfig(
         model=args.model,
         precision=args.precision,
@@ -77,10 +79,10 @@ def engine_config(args: argparse.Namespace, *, static: bool = False) -> EngineCo
         threads=args.threads,
         heatmap_kernel=args.heatmap_kernel,
         static=static,
-        models_dir=args.models_dir,
+        models_dir=str(args.models_dir or ""),
         max_poses=getattr(args, "max_poses", 1),
         detect_interval=getattr(args, "detect_interval", 1),
-        edgetpu_form=edgetpu_form,
+        edgetpu_form=getattr(args, "edgetpu_form", False),
     )
 
 

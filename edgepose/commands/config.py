@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from edgepose.cli import EXIT_CONFIG, CommandError
 from edgepose.config import ConfigError, dump_toml, load_config, to_dict
+from edgepose.errors import EXIT_CONFIG, CommandError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgepose.cli import EXIT_OK, EXIT_UNAVAILABLE, CommandError
 from edgepose.commands.listen import format_message
 from edgepose.config import parse_config
+from edgepose.errors import EXIT_OK, EXIT_UNAVAILABLE, CommandError
 from edgepose.model_files import (
     ModelError,
     default_models_dir,

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.cli import EXIT_DATAERR, EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, CommandError
 from edgepose.commands.common import (
     InputError,
     add_edgetpu_form_arg,
@@ -21,7 +20,7 @@ from edgepose.commands.common import (
 )
 from edgepose.config import Config
 from edgepose.daemon.pipeline import accepted_only, validity_stage
-from edgepose.errors import EdgeposeError
+from edgepose.errors import EXIT_DATAERR, EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, CommandError, EdgeposeError
 from edgepose.metrics import TORSO_DEFINITION, PckAccumulator
 from edgepose.model_files import COMPLEXITIES
 from edgepose.topology import COCO17_FROM_BLAZEPOSE

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from edgepose.cli import EXIT_DATAERR, EXIT_NOINPUT, CommandError
 from edgepose.commands.common import InputError, build_engine, engine_config, read_image
+from edgepose.errors import EXIT_DATAERR, EXIT_NOINPUT, CommandError
 from edgepose.metrics import TORSO_DEFINITION, PckAccumulator, match_people
 from edgepose.topology import COCO17_FROM_BLAZEPOSE
 

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from edgepose.cli import EXIT_OK
 from edgepose.commands.common import (
     InputError,
     InputFrame,
@@ -25,6 +24,7 @@ from edgepose.commands.common import (
 from edgepose.config import Config
 from edgepose.daemon.pipeline import accepted_only, validity_stage
 from edgepose.engine.tracker import PoseEngine
+from edgepose.errors import EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -11,9 +11,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from edgepose.cli import EXIT_CONFIG, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
 from edgepose.client import Event, Frame, Message, Presence, Stats, Status, Subscription, subscribe
 from edgepose.config import ConfigError, load_config
+from edgepose.errors import EXIT_CONFIG, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
 from edgepose.mqtt import contract
 from edgepose.pose import VISIBILITY
 

@@ -6,7 +6,7 @@ import argparse
 import importlib.util
 from pathlib import Path
 
-from edgepose.cli import EXIT_DATAERR, EXIT_OK, EXIT_UNAVAILABLE, CommandError
+from edgepose.errors import EXIT_DATAERR, EXIT_OK, EXIT_UNAVAILABLE, CommandError
 from edgepose.model_files import (
     FETCH_HINT,
     FLOAT_MODELS,

@@ -10,14 +10,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from edgepose.cli import EXIT_CONFIG, EXIT_DATAERR, EXIT_NOINPUT, CommandError
 from edgepose.config import Config, ConfigError, load_config
 from edgepose.daemon import presence as presence_sm
 from edgepose.daemon.pipeline import PosePipeline, validity_stage
 from edgepose.daemon.replay_score import LabelsError, load_labels, score
-from edgepose.daemon.runner import engine_config, presence_config, smoother
+from edgepose.daemon.runner import smoother
 from edgepose.engine.tracker import PoseEngine
-from edgepose.inference.backend import BackendError
+from edgepose.errors import EXIT_CONFIG, EXIT_DATAERR, EXIT_NOINPUT, CommandError
+from edgepose.inference.backends.base import BackendError
 from edgepose.io.sources import SourceError, open_source
 from edgepose.model_files import ModelError
 
@@ -53,10 +53,10 @@ def _config(args: argparse.Namespace) -> Config:
 def run_replay(cfg: Config, video: Path, *, validity: bool = True) -> dict[str, Any]:
     """Replay `video`; returns frames, fps, per-frame state lists and the (kind, frame, seconds) events."""
     try:
-        engine = PoseEngine.from_config(engine_config(cfg), smoother=smoother(cfg))
+        engine = PoseEngine.from_config(cfg.engine, smoother=smoother(cfg))
     except (ModelError, BackendError, ValueError) as e:
         raise CommandError(str(e), EXIT_NOINPUT) from None
-    tracker = presence_sm.PresenceTracker(presence_config(cfg), cfg.zones)
+    tracker = presence_sm.PresenceTracker(cfg.presence, cfg.zones)
     pipeline = PosePipeline(engine, validity_stage(cfg, enabled=validity), tracker)
     try:
         source = open_source(str(video), pace="fast")
@@ -93,7 +93,7 @@ def run_mediapipe_replay(cfg: Config, video: Path) -> dict[str, Any]:
     import cv2
     import numpy as np
 
-    from edgepose.cli import EXIT_UNAVAILABLE
+    from edgepose.errors import EXIT_UNAVAILABLE
     from edgepose.model_files import COMPLEXITIES
     from edgepose.pose import Pose, Roi
     from edgepose.reference.mediapipe_client import MediaPipeRunError, run_mediapipe
@@ -107,7 +107,7 @@ def run_mediapipe_replay(cfg: Config, video: Path) -> dict[str, Any]:
         ref = run_mediapipe(video, model_complexity=COMPLEXITIES.index(cfg.engine.model), static=False)
     except (MediaPipeUnavailable, MediaPipeRunError) as e:
         raise CommandError(str(e), EXIT_UNAVAILABLE) from None
-    tracker = presence_sm.PresenceTracker(presence_config(cfg))
+    tracker = presence_sm.PresenceTracker(cfg.presence)
     roi = Roi.from_values(np.nan, np.nan, np.nan, np.nan, np.nan)
     events: list[tuple[str, int, float]] = []
     present, posed, times = [], [], []

@@ -12,8 +12,8 @@ import sys
 import threading
 from typing import Any
 
-from edgepose.cli import EXIT_CONFIG, EXIT_DATAERR, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
 from edgepose.config import Config, ConfigError, load_config
+from edgepose.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CommandError
 
 log = logging.getLogger("edgepose.run")
 
@@ -114,14 +114,15 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, on_signal)
     try:
         daemon.run()
+    # The status is the error's own (errors.py); here each gets the words that say what failed.
     except StartupError as e:
-        raise CommandError(f"cannot start: {e}", EXIT_CONFIG) from None
+        raise CommandError(f"cannot start: {e}", e.exit_status) from None
     except LiveViewError as e:
         raise CommandError(f"cannot start the live view: {e}", e.exit_status) from None
     except UnreadableFileError as e:
-        raise CommandError(f"cannot read the source: {e}", EXIT_DATAERR) from None
+        raise CommandError(f"cannot read the source: {e}", e.exit_status) from None
     except SourceError as e:
-        raise CommandError(f"cannot open the source: {e}", EXIT_UNAVAILABLE) from None
+        raise CommandError(f"cannot open the source: {e}", e.exit_status) from None
     if args.summary and daemon.final_stats is not None:
         print(json.dumps(daemon.final_stats), file=sys.stdout, flush=True)
     return EXIT_OK

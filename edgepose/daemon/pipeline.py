@@ -20,11 +20,7 @@ from edgepose.validity import ValidityConfig, ValidityResult, ValidityStage
 
 def validity_config(cfg: Config, *, enabled: bool | None = None) -> ValidityConfig:
     """The stage's thresholds from the [validity] section (`enabled` overrides, e.g. `--no-validity`)."""
-    v = cfg.validity
-    values = {name: getattr(v, name) for name in ValidityConfig.__dataclass_fields__}
-    if enabled is not None:
-        values["enabled"] = enabled
-    return ValidityConfig(**values)
+    return cfg.validity if enabled is None else replace(cfg.validity, enabled=enabled)
 
 
 def validity_stage(cfg: Config, *, static: bool = False, enabled: bool | None = None) -> ValidityStage:

@@ -23,51 +23,19 @@ present state can still time out.
 
 from __future__ import annotations
 
-import math
 import operator
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
+from edgepose.config import PresenceConfig
 from edgepose.pose import VISIBILITY, Pose
 from edgepose.topology import TORSO
 from edgepose.validity.rules import hip_centres, stack
-from edgepose.validity.zones import Zone, zone_counts
+from edgepose.zones import Zone, zone_counts
 
 _TORSO = np.asarray(TORSO, dtype=np.intp)
-
-
-@dataclass(frozen=True, slots=True)
-class PresenceConfig:
-    """Thresholds of the presence state machine (see the module docstring for the defaults' reasons)."""
-
-    enter_frames: int = 3
-    leave_seconds: float = 2.0
-    min_score: float = 0.5
-    min_torso_points: int = 2
-    min_torso_visibility: float = 0.5
-
-    def __post_init__(self) -> None:
-        _check_int("enter_frames", self.enter_frames, 1, None)
-        _check_int("min_torso_points", self.min_torso_points, 0, len(TORSO))
-        # 0 is allowed: absent on the first frame without a convincing pose.
-        _check_real("leave_seconds", self.leave_seconds, 0.0, None)
-        _check_real("min_score", self.min_score, 0.0, 1.0)
-        _check_real("min_torso_visibility", self.min_torso_visibility, 0.0, 1.0)
-
-
-def _check_int(name: str, value: object, lo: int, hi: int | None) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < lo or (hi is not None and value > hi):
-        allowed = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
-
-
-def _check_real(name: str, value: object, lo: float, hi: float | None) -> None:
-    number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
-    if not math.isfinite(number) or number < lo or (hi is not None and number > hi):
-        allowed = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be a finite number {allowed}, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)

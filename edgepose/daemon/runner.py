@@ -12,7 +12,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,9 +22,8 @@ from edgepose.daemon import presence as presence_sm
 from edgepose.daemon.notify import Notifier, watchdog_interval
 from edgepose.daemon.pipeline import PosePipeline, validity_stage
 from edgepose.daemon.sysinfo import SysInfo
-from edgepose.engine.tracker import EngineConfig, PoseEngine
+from edgepose.engine.tracker import PoseEngine
 from edgepose.errors import EXIT_CONFIG, EdgeposeError
-from edgepose.filters.one_euro import OneEuroParams
 from edgepose.filters.pose_smoothing import PoseSmoother
 from edgepose.io.capture import CaptureThread
 from edgepose.io.sources import UnreadableFileError, open_source
@@ -44,51 +42,13 @@ class StartupError(EdgeposeError):
     exit_status = EXIT_CONFIG
 
 
-def engine_config(cfg: Config) -> EngineConfig:
-    e = cfg.engine
-    return EngineConfig(
-        model=e.model,
-        precision=e.precision,
-        backend=e.backend,
-        edgetpu_device=e.edgetpu_device or None,
-        threads=e.threads,
-        heatmap_kernel=e.heatmap_kernel,
-        static=False,
-        smooth_landmarks=cfg.smoothing.enabled,
-        min_detection_score=e.min_detection_score,
-        min_presence=e.min_presence,
-        max_poses=e.max_poses,
-        detect_interval=e.detect_interval,
-        id_hold_seconds=e.id_hold_seconds,
-        models_dir=Path(e.models_dir) if e.models_dir else None,
-    )
-
-
 def person_ms(stage_ms: dict[str, float]) -> float:
     """The per-person part of a frame's stage times: crop, landmark invoke, decode, smoothing."""
     return sum(stage_ms.get(k, 0.0) for k in PER_PERSON_STAGES)
 
 
 def smoother(cfg: Config) -> PoseSmoother:
-    s = cfg.smoothing
-    return PoseSmoother(
-        smooth_landmarks=s.enabled,
-        landmarks=OneEuroParams(s.landmark_min_cutoff, s.landmark_beta, s.landmark_derivate_cutoff),
-        world=OneEuroParams(s.world_min_cutoff, s.world_beta, s.world_derivate_cutoff, disable_value_scaling=True),
-        aux=OneEuroParams(s.aux_min_cutoff, s.aux_beta, s.aux_derivate_cutoff),
-        visibility_alpha=s.visibility_alpha,
-    )
-
-
-def presence_config(cfg: Config) -> presence_sm.PresenceConfig:
-    p = cfg.presence
-    return presence_sm.PresenceConfig(
-        enter_frames=p.enter_frames,
-        leave_seconds=p.leave_seconds,
-        min_score=p.min_score,
-        min_torso_points=p.min_torso_points,
-        min_torso_visibility=p.min_torso_visibility,
-    )
+    return PoseSmoother.from_config(cfg.smoothing)
 
 
 @dataclass
@@ -129,7 +89,7 @@ class Daemon:
         self.duration = duration
         self._stop = threading.Event()
         self.loop_stats = LoopStats()
-        self.presence = presence_sm.PresenceTracker(presence_config(cfg), cfg.zones)  # per-zone counts
+        self.presence = presence_sm.PresenceTracker(cfg.presence, cfg.zones)  # per-zone counts
         self.validity = validity_stage(cfg)
         self.engine: PoseEngine | None = None
         self.pipeline: PosePipeline | None = None
@@ -157,8 +117,8 @@ class Daemon:
 
             self.live_view = LiveView(self.cfg.live_view, zones=self.zones).start()
         try:
-            self.engine = PoseEngine.from_config(engine_config(self.cfg), smoother=smoother(self.cfg))
-        except (EdgeposeError, ValueError) as e:  # models, backend; ValueError: engine settings
+            self.engine = PoseEngine.from_config(self.cfg.engine, smoother=smoother(self.cfg))
+        except EdgeposeError as e:  # models, backend (the settings were validated with the configuration)
             raise StartupError(str(e)) from None
         self.pipeline = PosePipeline(self.engine, self.validity, self.presence)
         backend = self.engine.landmarks.backend

@@ -11,7 +11,8 @@ import numpy.typing as npt
 
 from edgepose.engine.anchors import INPUT_SIZE, ssd_anchors
 from edgepose.engine.image_to_tensor import InputConverter, Letterbox, roi_to_tensor_u8, to_float, whole_image_roi
-from edgepose.inference.backend import Backend, match_by_shape, shape_is
+from edgepose.inference.backends.base import Backend
+from edgepose.inference.loading import match_by_shape, shape_is
 
 F32 = npt.NDArray[np.float32]
 NUM_ANCHORS = 2254
@@ -149,7 +150,7 @@ class PoseDetector:
 
 
 def raise_input_shape(backend: Backend, expected: tuple[int, ...], what: str) -> None:
-    from edgepose.inference.backend import BackendError
+    from edgepose.inference.backends.base import BackendError
 
     raise BackendError(
         f"{backend.path} is not a {what} model: input shape {list(backend.inputs[0].shape)}, "

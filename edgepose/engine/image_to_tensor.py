@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgepose.inference.backend import TensorSpec
+from edgepose.inference.backends.base import TensorSpec
 from edgepose.pose import Roi
 
 U8 = npt.NDArray[np.uint8]

@@ -12,7 +12,8 @@ import numpy.typing as npt
 
 from edgepose.engine.detector import raise_input_shape
 from edgepose.engine.image_to_tensor import InputConverter, Letterbox, roi_to_tensor_u8, to_float
-from edgepose.inference.backend import Backend, match_by_shape, shape_is
+from edgepose.inference.backends.base import Backend
+from edgepose.inference.loading import match_by_shape, shape_is
 from edgepose.inference.pruning import is_mask_output
 from edgepose.pose import Pose, Roi
 from edgepose.topology import NUM_KEYPOINTS, NUM_MODEL_LANDMARKS

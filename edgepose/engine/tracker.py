@@ -15,29 +15,21 @@ import copy
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from edgepose.engine.detector import MIN_SCORE, PoseDetector
-from edgepose.engine.landmarks import DEFAULT_HEATMAP_KERNEL, MIN_PRESENCE, LandmarkModel
+from edgepose.config import EngineConfig
+from edgepose.engine.detector import PoseDetector
+from edgepose.engine.landmarks import LandmarkModel
 from edgepose.engine.roi import roi_from_points
 from edgepose.engine.tracks import Track, TrackIds, duplicates, suppressed
-from edgepose.inference.backend import create_backend
-from edgepose.inference.chain import EDGETPU_SRC_DIR, landmark_chain
-from edgepose.inference.cpu_choice import PrecisionChoice, choose_precision, host_cpu
-from edgepose.inference.pruning import is_mask_output
-from edgepose.model_files import (
-    ModelError,
-    default_models_dir,
-    detector_filename,
-    landmark_filename,
-    landmark_model_for,
-    resolve_model,
-)
+from edgepose.inference.cpu_choice import PrecisionChoice
+from edgepose.inference.loading import load_engine_models
 from edgepose.pose import FramePoses, Pose, Roi
+
+__all__ = ["EngineConfig", "EngineStats", "PoseEngine", "Smoother"]
 
 # The legacy Python API's synthetic clock (spec §5.4): frame k is at k·33 333 µs.
 SYNTHETIC_FRAME_NS = 33_333_000
@@ -51,36 +43,6 @@ class Smoother(Protocol):
     def reset(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    """Everything needed to build a PoseEngine; mirrors the [engine] section of the daemon config."""
-
-    model: str = "full"
-    precision: str = "float"  # "float", "int8" or "auto" (per stage, from the CPU: edgepose.inference.cpu_choice)
-    backend: str = "cpu"
-    edgetpu_device: str | None = None
-    threads: int | None = None
-    heatmap_kernel: int = DEFAULT_HEATMAP_KERNEL
-    static: bool = False
-    smooth_landmarks: bool = True
-    min_detection_score: float = MIN_SCORE
-    min_presence: float = MIN_PRESENCE
-    segmentation: bool = False
-    models_dir: Path | None = None
-    # Run the landmark model's segmentation head even when no mask is wanted (only to measure what dropping it
-    # saves; edgepose.inference.pruning).
-    full_graph: bool = False
-    # Several people (edgepose.engine.tracks): at most this many are tracked; 1 is the legacy graph.
-    max_poses: int = 1
-    # While fewer than max_poses are tracked (and at least one), the detector looks for newcomers every N frames.
-    detect_interval: int = 1
-    # A person lost for at most this long and found again at the same place and size gets their id back.
-    id_hold_seconds: float = 1.0
-    # Run the graphs the Edge TPU compiler is given (the rewritten detector, the landmark model's split form) on
-    # the CPU: the Edge TPU form's accuracy without a TPU (edgepose.inference.chain). Needs precision int8.
-    edgetpu_form: bool = False
-
-
 @dataclass(slots=True)
 class EngineStats:
     frames: int = 0
@@ -90,25 +52,6 @@ class EngineStats:
     landmark_runs: int = 0  # landmark invokes (one per person per frame)
     poses: int = 0  # poses returned, summed over frames
     stage_ms: dict[str, float] = field(default_factory=dict)  # cumulative per stage
-
-
-def precision_for(config: EngineConfig, models_dir: Path) -> PrecisionChoice:
-    """The forms of the two models: as asked, or for "auto" the CPU's (an Edge TPU takes int8)."""
-    int8 = landmark_filename(config.model, "int8")
-    compiled = [models_dir / int8.replace(".tflite", f"{part}_edgetpu.tflite") for part in ("", "_body")]
-    edgetpu = config.backend == "edgetpu" or (config.backend == "auto" and any(c.is_file() for c in compiled))
-    return choose_precision(config.precision, config.model, host_cpu(), edgetpu=edgetpu)
-
-
-def check_edgetpu_form_config(config: EngineConfig) -> None:
-    """The Edge TPU form runs int8 graphs on the CPU and has no segmentation output: other settings are errors."""
-    if config.precision != "int8":
-        raise ModelError(f"the Edge TPU form is int8: use it with precision int8, not {config.precision}")
-    if config.backend != "cpu":
-        raise ModelError(f"the Edge TPU form runs the compiler's input on the CPU: use backend cpu, not "
-                         f"{config.backend}")  # fmt: skip
-    if config.segmentation:
-        raise ModelError("the Edge TPU form has no segmentation output (pruned from its body): drop segmentation")
 
 
 class PoseEngine:
@@ -148,27 +91,12 @@ class PoseEngine:
 
     @classmethod
     def from_config(cls, config: EngineConfig, smoother: Smoother | None = None) -> PoseEngine:
-        """Load the models named by `config`; `smoother` replaces the default PoseSmoother (video mode)."""
-        models_dir = config.models_dir or default_models_dir()
-        choice = precision_for(config, models_dir)
-        det_name = detector_filename(choice.detector)
-        if config.edgetpu_form:
-            check_edgetpu_form_config(config)
-            det_name = f"{EDGETPU_SRC_DIR}/{det_name}"
-        det_path = resolve_model(models_dir, det_name)
-        kwargs = {"threads": config.threads, "device": config.edgetpu_device}
-        detector = PoseDetector(create_backend(det_path, config.backend, **kwargs), config.min_detection_score)
-        chain = None if choice.landmark != "int8" else landmark_chain(
-            models_dir, landmark_filename(config.model, "int8"), config.backend, edgetpu_form=config.edgetpu_form,
-            **kwargs)  # fmt: skip
-        if chain is None:
-            lm_path = resolve_model(models_dir, landmark_model_for(models_dir, config.model, choice.landmark,
-                                                                   config.backend))  # fmt: skip
-            # Without a mask, the landmark model's segmentation head is not computed at all.
-            drop = None if config.segmentation or config.full_graph else is_mask_output
-            fp16 = choice.landmark == "fp16"
+        """Load the models named by `config` (edgepose.inference.loading); `smoother` replaces the default
+        PoseSmoother (video mode)."""
+        models = load_engine_models(config)
+        detector = PoseDetector(models.detector, config.min_detection_score)
         landmarks = LandmarkModel(
-            chain or create_backend(lm_path, config.backend, drop_outputs=drop, fp16=fp16, **kwargs),
+            models.landmark,
             heatmap_kernel=config.heatmap_kernel,
             min_presence=config.min_presence,
             segmentation=config.segmentation,
@@ -176,11 +104,10 @@ class PoseEngine:
         if smoother is None and not config.static:
             from edgepose.filters.pose_smoothing import PoseSmoother
 
-            # Auxiliary points are smoothed even with landmark smoothing off, as in the legacy graph (§4.1).
-            smoother = PoseSmoother(smooth_landmarks=config.smooth_landmarks)
+            smoother = PoseSmoother()  # the legacy graph's filters; the daemon passes its [smoothing]'s
         engine = cls(detector, landmarks, static=config.static, smoother=smoother, max_poses=config.max_poses,
                      detect_interval=config.detect_interval, id_hold_seconds=config.id_hold_seconds)
-        engine.precision = choice
+        engine.precision = models.precision
         return engine
 
     @property

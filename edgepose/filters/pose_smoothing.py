@@ -27,14 +27,29 @@ import operator
 
 import numpy as np
 
+from edgepose.config import SmoothingConfig
 from edgepose.filters.one_euro import F32, LowPassFilter, OneEuroFilter, OneEuroParams
 from edgepose.pose import VISIBILITY, Pose
 
-# spec §5.1 (pose_landmark_filtering.pbtxt of the legacy graph).
-LANDMARK_PARAMS = OneEuroParams(min_cutoff=0.05, beta=80.0, derivate_cutoff=1.0)
-WORLD_PARAMS = OneEuroParams(min_cutoff=0.1, beta=40.0, derivate_cutoff=1.0, disable_value_scaling=True)
-AUX_PARAMS = OneEuroParams(min_cutoff=0.01, beta=10.0, derivate_cutoff=1.0)
-VISIBILITY_ALPHA = 0.1
+
+def landmark_params(s: SmoothingConfig) -> OneEuroParams:
+    return OneEuroParams(s.landmark_min_cutoff, s.landmark_beta, s.landmark_derivate_cutoff)
+
+
+def world_params(s: SmoothingConfig) -> OneEuroParams:
+    return OneEuroParams(s.world_min_cutoff, s.world_beta, s.world_derivate_cutoff, disable_value_scaling=True)
+
+
+def aux_params(s: SmoothingConfig) -> OneEuroParams:
+    return OneEuroParams(s.aux_min_cutoff, s.aux_beta, s.aux_derivate_cutoff)
+
+
+# spec §5.1 (pose_landmark_filtering.pbtxt of the legacy graph): the [smoothing] section's defaults.
+_DEFAULTS = SmoothingConfig()
+LANDMARK_PARAMS = landmark_params(_DEFAULTS)
+WORLD_PARAMS = world_params(_DEFAULTS)
+AUX_PARAMS = aux_params(_DEFAULTS)
+VISIBILITY_ALPHA = _DEFAULTS.visibility_alpha
 MIN_ALLOWED_OBJECT_SCALE = 1e-6
 
 
@@ -71,6 +86,12 @@ class PoseSmoother:
         self._visibility = LowPassFilter(visibility_alpha)
         self._aux_visibility = LowPassFilter(visibility_alpha)
         self._last_time_ns = 0
+
+    @classmethod
+    def from_config(cls, s: SmoothingConfig) -> PoseSmoother:
+        """The smoother of a [smoothing] section (`enabled` = smooth the keypoints; aux points always are)."""
+        return cls(smooth_landmarks=s.enabled, landmarks=landmark_params(s), world=world_params(s),
+                   aux=aux_params(s), visibility_alpha=s.visibility_alpha)  # fmt: skip
 
     @property
     def landmark_filter(self) -> OneEuroFilter:

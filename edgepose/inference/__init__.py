@@ -1,5 +1,2 @@
-"""Inference backends: one small interface over a TFLite interpreter (LiteRT, tflite-runtime, Edge TPU)."""
-
-from edgepose.inference.backend import Backend, BackendError, TensorSpec, create_backend
-
-__all__ = ["Backend", "BackendError", "TensorSpec", "create_backend"]
+"""Inference: the backend types (edgepose.inference.backends, one module per type, registered by type) and
+the loading layer that resolves model files and creates backends (edgepose.inference.loading)."""

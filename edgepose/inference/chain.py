@@ -3,7 +3,7 @@ Backend (edgepose.models_build.edgetpu_split makes the three graphs under `model
 
 The parts hand each other their int8 (or float) tensors as they are, matched by tensor name, so the chain
 computes what the `int8_mixed` file computes. On the Edge TPU the body is the compiled `*_body_edgetpu.tflite`
-in the models directory, through the shared delegate of edgepose.inference.edgetpu; `edgetpu_form` runs the
+in the models directory, through the shared delegate of edgepose.inference.backends.edgetpu; `edgetpu_form` runs the
 compiler's input itself on the CPU, to measure the form's accuracy without a TPU.
 """
 
@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edgepose.inference.backend import BackendError, TensorSpec, _specs, load_runtime
-from edgepose.inference.edgetpu import (
+from edgepose.inference.backends.base import BackendError, TensorSpec
+from edgepose.inference.backends.cpu import _specs, load_runtime
+from edgepose.inference.backends.edgetpu import (
     EDGETPU_LIBRARY,
     INSTALL_HINT,
     compiled_model_path,

@@ -11,8 +11,9 @@ Typical use::
 from __future__ import annotations
 
 from edgepose.io.capture import CaptureStats, CaptureThread
+from edgepose.io.frame_source import FrameSource, SourceError
 from edgepose.io.frames import Frame, FrameError, to_rgb_uint8
-from edgepose.io.sources import FrameSource, SourceError, open_source
+from edgepose.io.sources import open_source
 
 __all__ = [
     "CaptureStats",

@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any, Literal
 
+from edgepose.io.frame_source import FrameSource, SourceError
 from edgepose.io.frames import Frame, FrameError
-from edgepose.io.sources import FrameSource, SourceError
 
 log = logging.getLogger(__name__)
 

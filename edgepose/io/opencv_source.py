@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edgepose.io.frame_source import IMAGE_SUFFIXES, FrameSource, Pace, Pacer, SourceError, redact_url
 from edgepose.io.frames import Frame, to_rgb_uint8
-from edgepose.io.sources import IMAGE_SUFFIXES, FrameSource, Pace, Pacer, SourceError, redact_url
 
 log = logging.getLogger(__name__)
 

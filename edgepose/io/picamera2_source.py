@@ -19,8 +19,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from edgepose.io.frame_source import FrameSource, SourceError
 from edgepose.io.frames import Frame, FrameError, to_rgb_uint8
-from edgepose.io.sources import FrameSource, SourceError
 
 log = logging.getLogger(__name__)
 

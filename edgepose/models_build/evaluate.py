@@ -30,7 +30,8 @@ import numpy as np
 
 from edgepose.commands.common import InputError, read_image
 from edgepose.commands.eval import load_single_person
-from edgepose.engine.tracker import EngineConfig, PoseEngine
+from edgepose.config import EngineConfig
+from edgepose.engine.tracker import PoseEngine
 from edgepose.errors import EXIT_NOINPUT, EdgeposeError
 from edgepose.metrics import PckAccumulator
 from edgepose.model_files import COMPLEXITIES, default_models_dir

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from edgepose.config import ID_RE, PREFIX_LEVEL_RE
 from edgepose.pose import FramePoses, Pose
 from edgepose.topology import KEYPOINT_NAMES
 
@@ -39,8 +39,6 @@ RETAIN = {STATUS: True, POSE: False, PRESENCE: True, EVENT: False, STATS: False}
 # Larger payloads are refused by the parsers (a pose frame with 10 people is ~30 kB).
 MAX_PAYLOAD_BYTES = 1 << 20
 
-_DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_PREFIX_LEVEL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 EventType = Literal["enter", "leave", "count"]
 EVENT_TYPES = ("enter", "leave", "count")
@@ -48,7 +46,7 @@ EVENT_TYPES = ("enter", "leave", "count")
 
 def validate_device_id(device_id: str) -> str:
     """Device ids are one topic level and a Home Assistant id: 1-64 of A-Z a-z 0-9 _ -."""
-    if not isinstance(device_id, str) or not _DEVICE_ID_RE.match(device_id):
+    if not isinstance(device_id, str) or not ID_RE.match(device_id):
         raise ValueError(f"device id {device_id!r} is not allowed; use 1-64 characters from A-Z a-z 0-9 _ -")
     return device_id
 
@@ -56,7 +54,7 @@ def validate_device_id(device_id: str) -> str:
 def validate_prefix(prefix: str) -> str:
     """A prefix is one or more '/'-separated levels of A-Z a-z 0-9 _ . - (no wildcards, no '$', no '//')."""
     if not isinstance(prefix, str) or not prefix or not all(
-        _PREFIX_LEVEL_RE.match(level) for level in prefix.split("/")
+        PREFIX_LEVEL_RE.match(level) for level in prefix.split("/")
     ):
         raise ValueError(f"topic prefix {prefix!r} is not allowed; use levels of A-Z a-z 0-9 _ . - separated "
                          "by '/'")
@@ -112,7 +110,7 @@ def split_topic(topic: str, prefix: str) -> tuple[str, str] | None:
     if not topic.startswith(head):
         return None
     parts = topic[len(head):].split("/")
-    if len(parts) != 2 or parts[1] not in KINDS or not _DEVICE_ID_RE.match(parts[0]):
+    if len(parts) != 2 or parts[1] not in KINDS or not ID_RE.match(parts[0]):
         return None
     return parts[0], parts[1]
 

@@ -6,6 +6,6 @@ MediaPipe-equal; this layer sits between it and smoothing-consumers (presence, p
 """
 
 from edgepose.validity.stage import ValidityConfig, ValidityResult, ValidityStage
-from edgepose.validity.zones import Zone, ZoneError, parse_zones
+from edgepose.zones import Zone, ZoneError, parse_zones
 
 __all__ = ["ValidityConfig", "ValidityResult", "ValidityStage", "Zone", "ZoneError", "parse_zones"]

@@ -24,35 +24,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from edgepose.config import ValidityConfig
 from edgepose.pose import FramePoses, Pose
 from edgepose.validity import rules
 from edgepose.validity.motion import F32, MotionModel, grey_grid
 from edgepose.validity.tracks import TrackBook
-from edgepose.validity.zones import Zone, inside_any
+from edgepose.zones import Zone, inside_any
 
 REASONS = ("score", "detection", "torso", "size", "limbs", "shoulders", "mask", "speed", "young", "still")
-
-
-@dataclass(frozen=True, slots=True)
-class ValidityConfig:
-    """Thresholds (the [validity] config section; docs/configuration.md gives each default's reason)."""
-
-    enabled: bool = True
-    min_pose_score: float = 0.5
-    min_detection_score: float = 0.0
-    min_torso_visibility: float = 0.75
-    min_extent: float = 0.12
-    max_limb_ratio: float = 2.5
-    max_shoulder_ratio: float = 1.6
-    max_speed: float = 3.0
-    min_track_frames: int = 2
-    motion: bool = True
-    min_foreground: float = 0.05
-    still_seconds: float = 5.0
-    pixel_threshold: float = 18.0
-    background_seconds: float = 1.0
-    track_gap_seconds: float = 1.0
-    match_distance: float = 0.2
 
 
 @dataclass(slots=True)

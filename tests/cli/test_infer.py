@@ -103,4 +103,4 @@ def test_max_poses_lines_carry_track_ids(shared_data: Path) -> None:
     assert [[p["id"] for p in f["poses"]] for f in frames] == [[0], [0], [0, 1], [0, 1]]
     bad = infer(shared_data / "videos/two_people_hug.mp4", "--max-poses", "0")
     assert bad.returncode == 78
-    assert bad.stderr.strip().splitlines()[-1].endswith("--max-poses must be at least 1, got 0")
+    assert bad.stderr.strip().splitlines()[-1].endswith("--max-poses: 0 is out of range; allowed: 1 to 16")

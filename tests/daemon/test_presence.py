@@ -14,7 +14,7 @@ from edgepose.daemon.presence import (
 )
 from edgepose.pose import VISIBILITY, Pose, Roi
 from edgepose.topology import KEYPOINT_INDEX
-from edgepose.validity.zones import parse_zones
+from edgepose.zones import parse_zones
 
 FRAME_NS = 33_333_333
 T0 = 1_000_000_000_000

@@ -10,7 +10,7 @@ from support.paths import MODELS_DIR, skimage_photo
 from edgepose.engine.detector import detector_input
 from edgepose.engine.image_to_tensor import InputConverter, to_float
 from edgepose.engine.landmarks import landmark_input
-from edgepose.inference.backend import InterpreterBackend
+from edgepose.inference.backends.cpu import InterpreterBackend
 
 
 @pytest.mark.parametrize(

@@ -79,7 +79,8 @@ def test_blank_frame_yields_no_pose() -> None:
 
 def test_model_of_the_wrong_kind_names_shapes() -> None:
     from edgepose.engine.landmarks import LandmarkModel
-    from edgepose.inference.backend import BackendError, create_backend
+    from edgepose.inference.backends.base import BackendError
+    from edgepose.inference.loading import create_backend
 
     models = require_float_models()
     expected = r"not a pose landmark model: input shape \[1, 224, 224, 3\], expected \[1, 256, 256, 3\]"

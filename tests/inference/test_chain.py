@@ -18,8 +18,9 @@ import pytest
 from support.fake_edgetpu import FakeDelegate, fake_runtime
 from support.paths import MODELS_DIR, REPO, skimage_photo
 
-from edgepose.inference import edgetpu
-from edgepose.inference.backend import BackendError, InterpreterBackend
+from edgepose.inference.backends import edgetpu
+from edgepose.inference.backends.base import BackendError
+from edgepose.inference.backends.cpu import InterpreterBackend
 from edgepose.inference.chain import ChainBackend, landmark_chain, split_files
 from edgepose.inference.pruning import is_mask_output
 
@@ -110,8 +111,8 @@ def test_engine_runs_the_split_on_the_fake_tpu(tmp_path: Path, monkeypatch) -> N
     from support.engine import read_rgb
 
     from edgepose.engine.tracker import EngineConfig, PoseEngine
-    from edgepose.inference import backend as backend_module
     from edgepose.inference import chain as chain_module
+    from edgepose.inference import loading as backend_module
 
     models = _tpu_models_dir(tmp_path)
     shutil.copy(MODELS_DIR / "edgetpu_src/pose_detection_int8.tflite", models / "pose_detection_int8_edgetpu.tflite")
@@ -125,7 +126,7 @@ def test_engine_runs_the_split_on_the_fake_tpu(tmp_path: Path, monkeypatch) -> N
     assert [s for s, d in rt.loads if d] == ["pose_detection_int8_edgetpu.tflite",
                                              "pose_landmark_lite_int8_body_edgetpu.tflite"]  # fmt: skip
     monkeypatch.undo()
-    cpu = PoseEngine.from_config(EngineConfig(model="lite", precision="int8", static=True, threads=1,
+    cpu = PoseEngine.from_config(EngineConfig(model="lite", precision="int8", backend="cpu", static=True, threads=1,
                                               models_dir=MODELS_DIR))  # fmt: skip
     rgb = read_rgb(skimage_photo("astronaut.png"))
     a, b = tpu.process(rgb).poses, cpu.process(rgb).poses
@@ -166,6 +167,7 @@ def test_engine_refuses_segmentation_with_the_edgetpu_form() -> None:
     from edgepose.engine.tracker import EngineConfig, PoseEngine
     from edgepose.model_files import ModelError
 
-    config = EngineConfig(model="lite", precision="int8", models_dir=MODELS_DIR, edgetpu_form=True, segmentation=True)
+    config = EngineConfig(model="lite", precision="int8", backend="cpu", models_dir=MODELS_DIR, edgetpu_form=True,
+                          segmentation=True)
     with pytest.raises(ModelError, match="no segmentation output"):
         PoseEngine.from_config(config)

@@ -15,8 +15,8 @@ import pytest
 from support.engine import require_float_models
 from support.fake_edgetpu import FakeDelegate, fake_runtime
 
-from edgepose.inference import edgetpu
-from edgepose.inference.backend import BackendError
+from edgepose.inference.backends import edgetpu
+from edgepose.inference.backends.base import BackendError
 
 
 @pytest.fixture()
@@ -86,7 +86,7 @@ def test_bad_device_string(device: str) -> None:
 
 
 def test_unknown_backend_name() -> None:
-    from edgepose.inference.backend import create_backend
+    from edgepose.inference.loading import create_backend
 
     with pytest.raises(BackendError, match=r"unknown backend 'gpu'; choose auto, cpu or edgetpu"):
         create_backend(Path("x.tflite"), "gpu")

@@ -9,8 +9,9 @@ import pytest
 from support.engine import engine, read_rgb, require_float_models
 from support.paths import skimage_photo
 
-from edgepose.inference.backend import BackendError, create_backend
+from edgepose.inference.backends.base import BackendError
 from edgepose.inference.fp16 import FP16, SHIPPED, Fp16Unavailable, fp16_model
+from edgepose.inference.loading import create_backend
 from edgepose.inference.pruning import is_mask_output
 
 

@@ -12,7 +12,8 @@ from support.engine import engine, read_rgb, require_float_models
 from support.paths import MODELS_DIR, skimage_photo
 
 from edgepose.engine.landmarks import landmark_input
-from edgepose.inference.backend import BackendError, InterpreterBackend, load_runtime
+from edgepose.inference.backends.base import BackendError
+from edgepose.inference.backends.cpu import InterpreterBackend, load_runtime
 from edgepose.inference.pruning import PruningUnavailable, is_mask_output, prune_outputs
 from edgepose.pose import Roi
 

@@ -18,7 +18,7 @@ from edgepose.cli import build_parser
 from edgepose.commands.common import IMAGE_SUFFIXES, read_image
 from edgepose.commands.eval import evaluate
 from edgepose.engine.detector import PoseDetector
-from edgepose.inference.backend import create_backend
+from edgepose.inference.loading import create_backend
 
 
 def pck(shared: Path, model: str, precision: str) -> dict:

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edgepose.engine.tracker import EngineConfig, PoseEngine
+from edgepose.config import EngineConfig
+from edgepose.engine.tracker import PoseEngine
 from edgepose.model_files import default_models_dir, verify_float_models
 from support.paths import MODELS_DIR
 
@@ -28,8 +29,13 @@ def require_float_models() -> Path:
     return models
 
 
+# The tests' engine: full float on the CPU unless told otherwise (the daemon's defaults are lite/auto/auto).
+ENGINE_DEFAULTS: dict[str, object] = {"model": "full", "precision": "float", "backend": "cpu"}
+
+
 def engine(**kwargs: object) -> PoseEngine:
-    return PoseEngine.from_config(EngineConfig(models_dir=require_float_models(), **kwargs))  # type: ignore[arg-type]
+    settings = {**ENGINE_DEFAULTS, "models_dir": require_float_models(), **kwargs}
+    return PoseEngine.from_config(EngineConfig(**settings))  # type: ignore[arg-type]
 
 
 def pbtxt_keypoints(text: str) -> np.ndarray:

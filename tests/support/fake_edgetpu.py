@@ -6,7 +6,7 @@ from __future__ import annotations
 import types
 from pathlib import Path
 
-from edgepose.inference.backend import load_runtime
+from edgepose.inference.backends.cpu import load_runtime
 
 
 class FakeDelegate:

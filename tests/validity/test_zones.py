@@ -11,7 +11,8 @@ import pytest
 
 from edgepose.config import ConfigError, parse_config
 from edgepose.pose import FramePoses, Pose, Roi
-from edgepose.validity import ValidityStage, Zone, parse_zones
+from edgepose.validity import ValidityStage
+from edgepose.zones import Zone, parse_zones
 
 DATA = np.load(Path(__file__).parent / "data" / "clip_poses.npz")
 W, H = (int(v) for v in DATA["person_size"][2])

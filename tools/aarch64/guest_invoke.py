@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgepose.inference.backend import create_backend
 from edgepose.inference.fp16 import fp16_model
+from edgepose.inference.loading import create_backend
 from edgepose.inference.pruning import is_mask_output
 
 MARK_POLICY = 0x5EED  # insn_classes.c: sched_get_priority_max(MARK_POLICY) writes a mark

@@ -1,8 +1,8 @@
-"""The backend interface and the CPU backend.
+"""The CPU backend: a model on a TFLite interpreter (LiteRT, or tflite-runtime as fallback), type "cpu".
 
-A backend wraps one model: `run(x)` takes the float32 input tensor and returns the outputs as float32 arrays,
-in the order of `outputs`. Quantized models are handled here (scale and zero point read from the model), so the
-pipeline never sees integers. Callers look tensors up by shape, never by index (spec §1.1, §9 pitfall 1).
+Quantized models are handled here (scale and zero point read from the model), so the pipeline never sees
+integers. The Edge TPU backend (edgepose.inference.backends.edgetpu) runs on the same interpreter class with
+a delegate.
 """
 
 from __future__ import annotations
@@ -10,15 +10,14 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from edgepose.errors import EXIT_NOINPUT, EdgeposeError
+from edgepose.inference.backends.base import BackendError, TensorSpec, register
 from edgepose.inference.fp16 import Fp16Unavailable, fp16_model
 from edgepose.inference.pruning import PruneReport, PruningUnavailable, prune_outputs
 
@@ -26,47 +25,6 @@ log = logging.getLogger(__name__)
 
 # Python modules that provide `Interpreter` and `load_delegate`, in order of preference.
 RUNTIMES: tuple[str, ...] = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")
-
-
-class BackendError(EdgeposeError):
-    """A model cannot be loaded or run; the message names the file and the fix."""
-
-    exit_status = EXIT_NOINPUT
-
-
-@dataclass(frozen=True, slots=True)
-class TensorSpec:
-    index: int
-    name: str
-    shape: tuple[int, ...]
-    dtype: np.dtype[Any]
-    scale: float
-    zero_point: int
-
-    @property
-    def quantized(self) -> bool:
-        return self.dtype != np.float32 and self.scale != 0.0
-
-    def quantize(self, x: npt.NDArray[np.float32]) -> npt.NDArray[Any]:
-        """float → this tensor's integer type with its scale and zero point (round half to even, saturate)."""
-        info = np.iinfo(self.dtype)
-        q = np.rint(x / np.float32(self.scale)) + self.zero_point
-        return np.clip(q, info.min, info.max).astype(self.dtype)
-
-    def dequantize(self, t: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
-        return (t.astype(np.float32) - np.float32(self.zero_point)) * np.float32(self.scale)
-
-
-class Backend(Protocol):
-    """What the pipeline needs from a model. `run` takes float32, or the input's own integer type (see
-    edgepose.engine.image_to_tensor.InputConverter), and returns float32 outputs."""
-
-    name: str
-    path: Path
-    inputs: list[TensorSpec]
-    outputs: list[TensorSpec]
-
-    def run(self, x: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]: ...
 
 
 def load_runtime(preferred: str = "auto") -> ModuleType:
@@ -175,55 +133,16 @@ class InterpreterBackend:
         ]
 
 
-def match_by_shape(
-    path: Path, specs: Sequence[TensorSpec], wanted: dict[str, Callable[[tuple[int, ...]], bool]], what: str
-) -> dict[str, int]:
-    """Map role names to tensor positions by shape; a model of the wrong kind gets an error listing both."""
-    found: dict[str, int] = {}
-    for role, accepts in wanted.items():
-        hits = [i for i, s in enumerate(specs) if accepts(s.shape) and i not in found.values()]
-        if not hits:
-            actual = ", ".join(str(list(s.shape)) for s in specs)
-            raise BackendError(
-                f"{path} is not a {what} model: no {role} tensor of the expected shape; "
-                f"expected {describe_expected(wanted)}, model has {actual}"
-            )
-        found[role] = hits[0]
-    return found
-
-
-def describe_expected(wanted: dict[str, Callable[[tuple[int, ...]], bool]]) -> str:
-    return ", ".join(f"{role} {getattr(fn, 'description', '')}".strip() for role, fn in wanted.items())
-
-
-def shape_is(*shape: int) -> Callable[[tuple[int, ...]], bool]:
-    def accepts(s: tuple[int, ...]) -> bool:
-        return tuple(s) == shape
-
-    accepts.description = str(list(shape))  # type: ignore[attr-defined]
-    return accepts
-
-
-def create_backend(
+@register("cpu")
+def create_cpu_backend(
     path: Path,
-    backend: str = "cpu",
+    mode: str,
     *,
-    threads: int | None = None,
-    device: str | None = None,
-    runtime: str = "auto",
+    threads: int | None,
+    device: str | None,
+    runtime: ModuleType,
     drop_outputs: Callable[[tuple[int, ...]], bool] | None = None,
     fp16: bool = False,
-) -> Backend:
-    """Load `path` on the CPU, or on the Edge TPU ("edgetpu", or "auto" when a TPU and a compiled model exist).
-
-    `drop_outputs` selects outputs (by shape) that will not be read, so that the CPU does not compute them.
-    """
-    if backend == "cpu":
-        return InterpreterBackend(path, threads=threads, runtime=load_runtime(runtime), name="cpu",
-                                  drop_outputs=drop_outputs, fp16=fp16)  # fmt: skip
-    if backend in ("edgetpu", "auto"):
-        from edgepose.inference.edgetpu import create_edgetpu_backend
-
-        return create_edgetpu_backend(path, backend, threads=threads, device=device, runtime=load_runtime(runtime),
-                                      drop_outputs=drop_outputs)  # fmt: skip
-    raise BackendError(f"unknown backend {backend!r}; choose auto, cpu or edgetpu")
+) -> InterpreterBackend:
+    """`device` is the Edge TPU's and is not used here."""
+    return InterpreterBackend(path, threads=threads, runtime=runtime, name="cpu", drop_outputs=drop_outputs, fp16=fp16)

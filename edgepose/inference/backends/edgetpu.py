@@ -1,5 +1,5 @@
-"""The Edge TPU backend: `libedgetpu.so.1` through the interpreter's `load_delegate`, running the
-`*_edgetpu.tflite` model compiled next to each int8 model. No pycoral.
+"""The Edge TPU backend (types "edgetpu" and "auto"): `libedgetpu.so.1` through the interpreter's
+`load_delegate`, running the `*_edgetpu.tflite` model compiled next to each int8 model. No pycoral.
 
 `auto` uses the TPU when the delegate loads and the compiled model exists, otherwise the CPU, and says so
 loudly (a warning here; the daemon publishes `backend` and `backend_note` in its stats). An explicit `edgetpu`
@@ -15,7 +15,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from edgepose.inference.backend import Backend, BackendError, InterpreterBackend
+from edgepose.inference.backends.base import Backend, BackendError, register
+from edgepose.inference.backends.cpu import InterpreterBackend
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ def load_edgetpu_delegate(runtime: ModuleType, device: str | None) -> Any:
     return _delegates[key]
 
 
+@register("edgetpu", "auto")
 def create_edgetpu_backend(
     path: Path,
     mode: str,
@@ -57,8 +59,10 @@ def create_edgetpu_backend(
     device: str | None,
     runtime: ModuleType,
     drop_outputs: Callable[[tuple[int, ...]], bool] | None = None,
+    fp16: bool = False,
 ) -> Backend:
-    """`drop_outputs` applies to the CPU only: a compiled model is one custom op and is loaded as it is."""
+    """`drop_outputs` applies to the CPU only: a compiled model is one custom op and is loaded as it is.
+    `fp16` is not used (as before the registry: a CPU fallback here runs the model in fp32)."""
     validate_device(device)
     path = Path(path)
     if mode == "auto" and "int8" not in path.name:
