@@ -2,7 +2,8 @@
 
 Per output model: the float source (package, file, sha256), the recipe, the calibration-set hash, the output
 sha256 and size, and the verification figures. `check_manifest` is what the test suite and `models verify`
-use to prove the shipped files are the ones the manifest describes.
+use to prove the shipped files are the ones the manifest describes. The model build (development
+distribution) writes it; the runtime only reads and checks it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgepose.models_build.calibration import file_sha256
-from edgepose.models_build.errors import ModelBuildError
+from edgepose.errors import EXIT_DATAERR
+from edgepose.model_files import ModelError, sha256_file
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
@@ -59,9 +60,11 @@ def load_manifest(models_dir: Path) -> Manifest:
     try:
         return Manifest.from_dict(json.loads(path.read_text()))
     except FileNotFoundError:
-        raise ModelBuildError(f"{path} does not exist; run `edgepose models build`") from None
+        raise ModelError(f"{path} does not exist; run `edgepose models build`") from None
     except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise ModelBuildError(f"{path} is not a valid edgepose model manifest ({e}); rebuild the models") from None
+        raise ModelError(
+            f"{path} is not a valid edgepose model manifest ({e}); rebuild the models", exit_status=EXIT_DATAERR
+        ) from None
 
 
 # Entries whose key ends so are inputs of the Edge TPU compiler (models/edgetpu_src/), not runtime files: a
@@ -82,7 +85,7 @@ def check_manifest(models_dir: Path, *, compiler_inputs: bool = True) -> dict[st
             if compiler_inputs or not name.endswith(COMPILER_INPUT_SUFFIX):
                 problems[name] = f"{path} is missing"
             continue
-        actual = file_sha256(path)
+        actual = sha256_file(path)
         if actual != entry.sha256:
             problems[name] = f"{path} has sha256 {actual}, manifest says {entry.sha256}"
     return problems

@@ -1,13 +1,13 @@
-"""TFLite flatbuffer access through the schema module that ships with ai-edge-litert (no extra dependency)."""
+"""TFLite flatbuffer access through the schema module that ships with ai-edge-litert (no extra dependency).
+
+The runtime uses it to prune the landmark model's unused outputs (inference/pruning.py); the model build of the
+development distribution uses it to rewrite and check models."""
 
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import numpy as np
-
-from edgepose.models_build.errors import ModelBuildError
 
 TFLITE_IDENTIFIER = b"TFL3"
 
@@ -28,27 +28,6 @@ def _builtin_names() -> dict[int, str]:
 @cache
 def tensor_type_names() -> dict[int, str]:
     return {v: k for k, v in vars(schema().TensorType).items() if not k.startswith("_")}
-
-
-def read_model_bytes(path: Path) -> bytes:
-    """Read a .tflite file, failing with a message naming the file if it is missing or not a TFLite model."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        raise ModelBuildError(f"cannot read model {path}: {e.strerror}") from e
-    check_model_bytes(data, str(path))
-    return data
-
-
-def check_model_bytes(data: bytes, label: str) -> None:
-    """Raise ModelBuildError naming `label` if `data` is not a complete TFLite flatbuffer."""
-    if len(data) < 8 or data[4:8] != TFLITE_IDENTIFIER:
-        raise ModelBuildError(f"{label} is not a TFLite model (no 'TFL3' identifier; corrupt or wrong file?)")
-    try:
-        # Unpacking touches every table and buffer: a truncated file fails here, not later in the interpreter.
-        load_model_t(data)
-    except Exception as e:
-        raise ModelBuildError(f"{label} is corrupt or truncated ({len(data)} bytes): {e}") from e
 
 
 def load_model_t(data: bytes):

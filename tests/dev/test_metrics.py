@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgepose.commands.eval_multi import score_photos
-from edgepose.metrics import keypoint_similarity, match_people
+from edgepose_dev.commands.eval_multi import score_photos
+from edgepose_dev.metrics import keypoint_similarity, match_people
 
 
 def person(x0: float) -> np.ndarray:

@@ -15,9 +15,9 @@ from edgepose.commands.common import InputError, add_engine_args, build_engine, 
 from edgepose.config import Config
 from edgepose.daemon.pipeline import accepted_only, validity_stage
 from edgepose.errors import EdgeposeError
-from edgepose.metrics import TORSO_DEFINITION, PckAccumulator
 from edgepose.model_files import COMPLEXITIES
 from edgepose.topology import COCO17_FROM_BLAZEPOSE
+from edgepose_dev.metrics import TORSO_DEFINITION, PckAccumulator
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -56,7 +56,7 @@ def load_single_person(path: Path) -> list[tuple[dict[str, Any], np.ndarray]]:
 
 def mediapipe_predictions(args: argparse.Namespace, paths: list[Path]) -> list[np.ndarray | None]:
     """(17, 2) COCO-ordered pixel predictions of MediaPipe's legacy Pose, static mode, per image."""
-    from edgepose.reference.mediapipe_client import run_mediapipe
+    from edgepose_dev.reference.mediapipe_client import run_mediapipe
 
     try:
         ref = run_mediapipe(paths, model_complexity=COMPLEXITIES.index(args.model), static=True)
@@ -118,7 +118,7 @@ def _pct(v: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.multi_person:
-        from edgepose.commands.eval_multi import evaluate_multi, print_report
+        from edgepose_dev.commands.eval_multi import evaluate_multi, print_report
 
         multi = evaluate_multi(args)
         if args.json:

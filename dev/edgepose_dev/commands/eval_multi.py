@@ -1,7 +1,7 @@
 """`edgepose eval --multi-person`: the photos with several labelled people, every person scored.
 
 Each photo runs through the static engine with `--max-poses` people at most. Predictions are assigned to the
-labelled people by keypoint similarity (COCO's OKS, greedy, best pair first: edgepose.metrics.match_people);
+labelled people by keypoint similarity (COCO's OKS, greedy, best pair first: edgepose_dev.metrics.match_people);
 a labelled person left without a prediction is "not found" and all their labelled keypoints count as wrong
 (as in the single-person evaluation). PCK@α per person uses the same torso size as the single-person one.
 """
@@ -18,8 +18,8 @@ import numpy as np
 
 from edgepose.cli import EXIT_DATAERR, EXIT_NOINPUT, CommandError
 from edgepose.commands.common import InputError, build_engine, engine_config, read_image
-from edgepose.metrics import TORSO_DEFINITION, PckAccumulator, match_people
 from edgepose.topology import COCO17_FROM_BLAZEPOSE
+from edgepose_dev.metrics import TORSO_DEFINITION, PckAccumulator, match_people
 
 
 def load_multi_person(path: Path) -> list[tuple[dict[str, Any], list[np.ndarray], list[float]]]:

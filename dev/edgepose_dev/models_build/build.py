@@ -16,18 +16,19 @@ from pathlib import Path
 import numpy as np
 
 from edgepose import __version__
-from edgepose.models_build import calibration as cal
-from edgepose.models_build.edgetpu_check import (
+from edgepose.model_manifest import MANIFEST_NAME, Manifest, ModelEntry, load_manifest
+from edgepose_dev.models_build import calibration as cal
+from edgepose_dev.models_build.edgetpu_check import (
     check_edgetpu_form,
     compiler_available,
     compiler_command,
     compiler_command_text,
 )
-from edgepose.models_build.edgetpu_rewrite import depth_to_space_to_transpose_conv
-from edgepose.models_build.errors import ModelBuildError
-from edgepose.models_build.float32 import rewrite_float32, verify_rewrite
-from edgepose.models_build.manifest import MANIFEST_NAME, Manifest, ModelEntry, load_manifest
-from edgepose.models_build.quantize import (
+from edgepose_dev.models_build.edgetpu_rewrite import depth_to_space_to_transpose_conv
+from edgepose_dev.models_build.errors import ModelBuildError
+from edgepose_dev.models_build.float32 import rewrite_float32, verify_rewrite
+from edgepose_dev.models_build.model_bytes import read_model_bytes
+from edgepose_dev.models_build.quantize import (
     MIXED_FLOAT,
     Recipe,
     detector_recipe,
@@ -37,7 +38,6 @@ from edgepose.models_build.quantize import (
     op_counts,
     quantize_model,
 )
-from edgepose.models_build.tflite_schema import read_model_bytes
 
 DETECTOR = "pose_detection"
 LANDMARKS = ("pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy")
@@ -71,7 +71,7 @@ def _source_info(filename: str, sha: str) -> dict[str, str]:
 def _shared_data() -> Path | None:
     env = os.environ.get("EDGEPOSE_TEST_DATA")
     candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "data")
+    candidates.append(Path(__file__).resolve().parents[3].parent / "shared" / "data")
     return next((c for c in candidates if c.is_dir()), None)
 
 
@@ -202,7 +202,7 @@ _INPUT_SHAPES = {DETECTOR: (224, 224, 3), **{n: (256, 256, 3) for n in LANDMARKS
 
 
 def _check_kind(name: str, data: bytes, path: Path) -> None:
-    from edgepose.models_build.tflite_schema import load_model_t
+    from edgepose.inference.tflite_schema import load_model_t
 
     g = load_model_t(data).subgraphs[0]
     shape = tuple(int(v) for v in g.tensors[int(g.inputs[0])].shape[1:])
@@ -263,7 +263,7 @@ def _edgetpu_info(et) -> dict:
 def _edgetpu_detector(cpu_part: Path, cpu: ModelEntry, tmp: Path, samples) -> tuple[ModelEntry, Path]:
     """The detector as the Edge TPU compiler gets it: DEPTH_TO_SPACE as an exact TRANSPOSE_CONV (edgetpu_rewrite),
     checked bit-identical to the CPU file on calibration inputs. The CPU keeps the original (16 % faster there)."""
-    from edgepose.models_build import verify
+    from edgepose_dev.models_build import verify
 
     data, replaced = depth_to_space_to_transpose_conv(cpu_part.read_bytes())
     part = tmp / f"edgetpu_{cpu.file}"
@@ -295,7 +295,7 @@ def _held_out(shared: Path | None) -> Path | None:
 
 def _verify(name: str, rewritten: dict[str, Path], int8_path: Path, held_out: Path | None, samples) -> dict:
     """Load the int8 model on LiteRT and compare it with the float32 model on held-out photos."""
-    from edgepose.models_build import verify
+    from edgepose_dev.models_build import verify
 
     try:
         q = verify.QuantModel(int8_path)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgepose.models_build.errors import ModelBuildError
+from edgepose_dev.models_build.errors import ModelBuildError
 
 F32 = npt.NDArray[np.float32]
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
@@ -218,6 +218,6 @@ def _tracked_roi(landmark: FloatModel, crop: F32, roi, width: int, height: int):
 
 def as_signature_data(samples: Sequence[F32], input_name: str = "input_1") -> dict[str, list[dict[str, F32]]]:
     """The calibration-data layout ai-edge-quantizer takes: {signature_key: [{input_name: array}, ...]}."""
-    from edgepose.models_build.float32 import SIGNATURE_KEY
+    from edgepose_dev.models_build.float32 import SIGNATURE_KEY
 
     return {SIGNATURE_KEY: [{input_name: s} for s in samples]}

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from edgepose.models_build.errors import ModelBuildError
+from edgepose_dev.models_build.errors import ModelBuildError
 
 
 def register_build(subparsers) -> argparse.ArgumentParser:
@@ -35,7 +35,7 @@ def run_build(args: argparse.Namespace) -> int:
         from edgepose.model_files import default_models_dir
     except ImportError:  # pragma: no cover - model_files is part of the package
         default_models_dir = lambda: Path("models")  # noqa: E731
-    from edgepose.models_build.build import build_models
+    from edgepose_dev.models_build.build import build_models
 
     models_dir = args.models_dir or default_models_dir()
     try:

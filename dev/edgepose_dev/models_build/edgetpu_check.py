@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgepose.models_build.tflite_schema import load_model_t, op_names, read_model_bytes, tensor_name, tensor_type_names
+from edgepose.inference.tflite_schema import load_model_t, op_names, tensor_name, tensor_type_names
+from edgepose_dev.models_build.model_bytes import read_model_bytes
 
 # Published Edge TPU supported operations (coral.ai/docs/edgetpu/models-intro#supported-operations), as TFLite
 # builtin names. DEPTH_TO_SPACE and DEQUANTIZE are not in it.

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgepose.models_build.errors import ModelBuildError
-from edgepose.models_build.tflite_schema import compact_model, load_model_t, op_names, pack_model_t, schema, tensor_name
+from edgepose.inference.tflite_schema import compact_model, load_model_t, op_names, pack_model_t, schema, tensor_name
+from edgepose_dev.models_build.errors import ModelBuildError
 
 WEIGHT_Q = 127  # int8 weight value; with scale 1/WEIGHT_Q it is exactly 1.0
 # TFLite op version of an int8 TRANSPOSE_CONV with a bias input and no fused activation (what the TFLite converter

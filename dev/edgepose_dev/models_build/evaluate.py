@@ -1,6 +1,6 @@
 """Accuracy of the int8 models on data large enough to tell recipes apart (issue 10).
 
-`python -m edgepose.models_build.evaluate [--model lite full heavy] [--form float int8 int8-full]` prints, per
+`python -m edgepose_dev.models_build.evaluate [--model lite full heavy] [--form float int8 int8-full]` prints, per
 landmark model × form: PCK@0.2 on each part, the people found, and the poses found on person-free photos.
 
 Parts (all under ../shared/data):
@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from edgepose.commands.common import InputError, read_image
-from edgepose.commands.eval import load_single_person
 from edgepose.engine.tracker import EngineConfig, PoseEngine
 from edgepose.errors import EXIT_NOINPUT, EdgeposeError
-from edgepose.metrics import PckAccumulator
 from edgepose.model_files import COMPLEXITIES, default_models_dir
 from edgepose.topology import COCO17_FROM_BLAZEPOSE
+from edgepose_dev.commands.eval import load_single_person
+from edgepose_dev.metrics import PckAccumulator
 
 FORMS = ("float", "int8", "int8-full")
 LABELLED_PARTS = ("choose", "confirm", "photos")
@@ -58,7 +58,7 @@ class PartResult:
 
 
 def shared_data() -> Path | None:
-    from edgepose.models_build.build import _shared_data
+    from edgepose_dev.models_build.build import _shared_data
 
     return _shared_data()
 
@@ -175,7 +175,9 @@ def format_row(row: dict, parts: tuple[str, ...]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m edgepose.models_build.evaluate", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m edgepose_dev.models_build.evaluate", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("--models-dir", type=Path, default=None)
     ap.add_argument("--data", type=Path, default=None, help="shared data directory (default: ../shared/data)")
     ap.add_argument("--model", nargs="+", choices=COMPLEXITIES, default=list(COMPLEXITIES))

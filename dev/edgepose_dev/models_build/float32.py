@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgepose.models_build.errors import ModelBuildError
-from edgepose.models_build.tflite_schema import compact_model, load_model_t, op_names, pack_model_t, schema, tensor_name
+from edgepose.inference.tflite_schema import compact_model, load_model_t, op_names, pack_model_t, schema, tensor_name
+from edgepose_dev.models_build.errors import ModelBuildError
 
 # Ops whose output is a pure function of constant inputs and that the rewrite folds into constants.
 FOLDABLE_OPS = frozenset({"DEQUANTIZE", "DENSIFY"})

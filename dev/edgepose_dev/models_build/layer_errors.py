@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from edgepose.models_build.tflite_schema import load_model_t, op_names, tensor_name
+from edgepose.inference.tflite_schema import load_model_t, op_names, tensor_name
 
 F32 = npt.NDArray[np.float32]
 
@@ -122,15 +122,15 @@ def format_report(errors: Sequence[LayerError], n: int = 15) -> str:
 
 
 def main() -> None:
-    """python -m edgepose.models_build.layer_errors FLOAT.tflite INT8.tflite [--samples N]: per-layer report on
+    """python -m edgepose_dev.models_build.layer_errors FLOAT.tflite INT8.tflite [--samples N]: per-layer report on
     real landmark crops (or letterboxed frames, for the detector) of ../shared/data."""
     import argparse
     import os
     import tempfile
 
-    from edgepose.models_build import calibration as cal
-    from edgepose.models_build.float32 import rewrite_float32
-    from edgepose.models_build.tflite_schema import read_model_bytes
+    from edgepose_dev.models_build import calibration as cal
+    from edgepose_dev.models_build.float32 import rewrite_float32
+    from edgepose_dev.models_build.model_bytes import read_model_bytes
 
     ap = argparse.ArgumentParser(description="per-layer int8-vs-float activation error")
     ap.add_argument("float_model", type=Path)
@@ -139,7 +139,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=15)
     a = ap.parse_args()
     float_dir = a.float_model.parent
-    shared = Path(os.environ.get("EDGEPOSE_TEST_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+    shared = Path(os.environ.get("EDGEPOSE_TEST_DATA", Path(__file__).resolve().parents[3].parent / "shared" / "data"))
     with tempfile.TemporaryDirectory() as tmp:
         paths = {}
         for name in ("pose_detection", "pose_landmark_full"):

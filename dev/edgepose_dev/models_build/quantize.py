@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgepose.models_build.errors import ModelBuildError
-from edgepose.models_build.tflite_schema import (
+from edgepose.inference.tflite_schema import (
     compact_model,
     load_model_t,
     op_names,
@@ -29,6 +28,7 @@ from edgepose.models_build.tflite_schema import (
     tensor_name,
     tensor_type_names,
 )
+from edgepose_dev.models_build.errors import ModelBuildError
 
 RECIPES = ("int8", "int8_mixed")
 # int8_mixed, per landmark model: (keep the stem float, number of last ops kept float). The last 20 ops are the
@@ -89,7 +89,8 @@ def import_quantizer():
         from ai_edge_quantizer import qtyping, quantizer, recipe
     except ImportError as e:
         raise ModelBuildError(
-            f"ai-edge-quantizer is not installed ({e}); install the build extra: pip install 'edgepose[quantize]'"
+            f"ai-edge-quantizer is not installed ({e}); install the build extra: pip install 'edgepose-dev[quantize]' "
+            "(in a checkout: pip install -e './dev[quantize]')"
         ) from None
     return quantizer, recipe, qtyping
 

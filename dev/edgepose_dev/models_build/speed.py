@@ -1,7 +1,7 @@
 """Invoke-time ratio of two files per model (float vs int8, and the CPU detector vs the Edge TPU compiler's
 input), interleaved in one run (a benchmark, never a test assertion).
 
-Usage: python -m edgepose.models_build.speed [models_dir] [--rounds N] [--threads T]
+Usage: python -m edgepose_dev.models_build.speed [models_dir] [--rounds N] [--threads T]
 The machine may be shared and noisy: the two models are invoked alternately and medians are compared.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgepose.models_build.verify import QuantModel
+from edgepose_dev.models_build.verify import QuantModel
 
 PAIRS = {
     "pose_detection": ("float/pose_detection.tflite", "pose_detection_int8.tflite", 224),

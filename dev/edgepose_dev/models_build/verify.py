@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgepose.models_build.calibration import (
+from edgepose_dev.models_build.calibration import (
     LANDMARK_SIZE,
     MAX_PEOPLE_PER_FRAME,
     FloatModel,

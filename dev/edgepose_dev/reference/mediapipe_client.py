@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from edgepose.errors import EXIT_DATAERR, EdgeposeError
-from edgepose.reference.mediapipe_env import (
+from edgepose_dev.reference.mediapipe_env import (
     INSTALL_HINT,
     RUNNER,
     MediaPipeUnavailable,

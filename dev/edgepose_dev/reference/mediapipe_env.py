@@ -11,7 +11,7 @@ mediapipe (the `mediapipe` extra).
 
 Create it (CI runs this; measured 12 s with a warm pip cache, 17 s cold; 315 MB):
 
-    python -m edgepose.reference.mediapipe_env --create [.venv-mediapipe] [--models-dir DIR] [--wheel FILE]
+    python -m edgepose_dev.reference.mediapipe_env --create [.venv-mediapipe] [--models-dir DIR] [--wheel FILE]
 
 The install is minimal: `mediapipe==0.10.14 --no-deps` plus numpy, protobuf, opencv-python-headless,
 absl-py, attrs and flatbuffers at pinned versions. The wheel's other requirements (jax, jaxlib, matplotlib,
@@ -59,7 +59,7 @@ PLACED_MODELS: tuple[str, ...] = ("pose_landmark_lite.tflite", "pose_landmark_he
 MARKER = "edgepose-reference.json"
 RUNNER = Path(__file__).with_name("mediapipe_runner.py")
 INSTALL_HINT = (
-    "create the reference env with `python -m edgepose.reference.mediapipe_env --create` "
+    "create the reference env with `python -m edgepose_dev.reference.mediapipe_env --create` "
     f"(or point ${ENV_VAR} at a Python that has mediapipe=={MEDIAPIPE_VERSION} with protobuf<5)"
 )
 
@@ -71,7 +71,7 @@ class MediaPipeUnavailable(EdgeposeError, RuntimeError):
 
 
 def _repo_root() -> Path | None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]  # dev/edgepose_dev/reference/ in a checkout
     return root if (root / "pyproject.toml").is_file() else None
 
 
@@ -282,10 +282,8 @@ def ensure_mediapipe_env(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from edgepose.cli import EXIT_UNAVAILABLE
-
     parser = argparse.ArgumentParser(
-        prog="python -m edgepose.reference.mediapipe_env",
+        prog="python -m edgepose_dev.reference.mediapipe_env",
         description="Create or check the MediaPipe reference venv (legacy Pose, mediapipe==0.10.14).",
     )
     parser.add_argument(

@@ -1,8 +1,8 @@
 """Run MediaPipe's legacy `mp.solutions.pose.Pose` on frames and save what it found (edgepose's reference).
 
-This script runs under the *reference* interpreter (see `edgepose.reference.mediapipe_env`), a separate venv
+This script runs under the *reference* interpreter (see `edgepose_dev.reference.mediapipe_env`), a separate venv
 with mediapipe==0.10.14, numpy 1.26 and protobuf<5. It may import only the standard library, numpy, cv2 and
-mediapipe, never edgepose. The project side is `edgepose.reference.mediapipe_client`.
+mediapipe, never edgepose. The project side is `edgepose_dev.reference.mediapipe_client`.
 
 Usage:
     python mediapipe_runner.py REQUEST.json     request as a JSON file ("-" reads it from stdin)
@@ -209,7 +209,7 @@ def _check_model(mp, complexity: int) -> None:
         # Legacy Pose would try to download it from storage.googleapis.com at this point.
         raise RequestError(
             f"{model.name} is not in the reference env ({model.parent}); recreate it with "
-            "`python -m edgepose.reference.mediapipe_env --create` (copies it from edgepose's models dir)"
+            "`python -m edgepose_dev.reference.mediapipe_env --create` (copies it from edgepose's models dir)"
         )
 
 

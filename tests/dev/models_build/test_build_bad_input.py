@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from support.paths import MODELS_DIR
 
-from edgepose.models_build.build import build_models
-from edgepose.models_build.calibration import user_source
-from edgepose.models_build.edgetpu_check import check_edgetpu_form
-from edgepose.models_build.errors import ModelBuildError
-from edgepose.models_build.tflite_schema import read_model_bytes
+from edgepose_dev.models_build.build import build_models
+from edgepose_dev.models_build.calibration import user_source
+from edgepose_dev.models_build.edgetpu_check import check_edgetpu_form
+from edgepose_dev.models_build.errors import ModelBuildError
+from edgepose_dev.models_build.model_bytes import read_model_bytes
 
 NAMES = ("pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy")
 
@@ -107,7 +107,7 @@ def test_missing_quantizer_extra_is_one_line_naming_the_package(tmp_path, monkey
     cv2.imwrite(str(calib / "frame.png"), np.zeros((64, 64, 3), np.uint8))
     monkeypatch.setitem(sys.modules, "ai_edge_quantizer", None)  # as if the extra were not installed
     out, sentinels = _models_dir_with_sentinels(tmp_path)
-    with pytest.raises(ModelBuildError, match=r"ai-edge-quantizer is not installed.*edgepose\[quantize\]") as e:
+    with pytest.raises(ModelBuildError, match=r"ai-edge-quantizer is not installed.*edgepose-dev\[quantize\]") as e:
         build_models(float_dir, out, calibration_dir=calib, models=("pose_detection",))
     assert "\n" not in str(e.value)
     _assert_untouched(out, sentinels)

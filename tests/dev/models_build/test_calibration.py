@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from support.paths import MODELS_DIR
 
-from edgepose.models_build.calibration import build_calibration_set, default_source
-from edgepose.models_build.float32 import rewrite_float32
+from edgepose_dev.models_build.calibration import build_calibration_set, default_source
+from edgepose_dev.models_build.float32 import rewrite_float32
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_default_source_holds_out_the_annotated_photos(shared_data) -> None:
 def test_calibration_samples_match_runtime_inputs(shared_data, float32_models, tmp_path) -> None:
     # One landscape photo with one person: fast, and its letterbox has -1 padding rows.
     (tmp_path / "pose.jpg").write_bytes((shared_data / "images/unannotated/tfjs/pose.jpg").read_bytes())
-    from edgepose.models_build.calibration import user_source
+    from edgepose_dev.models_build.calibration import user_source
 
     cset = build_calibration_set(
         user_source(tmp_path), float32_models["pose_detection"], float32_models["pose_landmark_full"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgepose.models_build.errors import ModelBuildError
-from edgepose.models_build.quantize import combine_ranges
+from edgepose_dev.models_build.errors import ModelBuildError
+from edgepose_dev.models_build.quantize import combine_ranges
 
 
 def _samples(rng: np.random.Generator, n: int = 200) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from support.paths import MODELS_DIR
 
-from edgepose.models_build.edgetpu_check import check_edgetpu_form, compiler_command, compiler_command_text
+from edgepose_dev.models_build.edgetpu_check import check_edgetpu_form, compiler_command, compiler_command_text
 
 
 def _path(rel: str):

@@ -8,9 +8,9 @@ import pytest
 from support.paths import MODELS_DIR, skimage_photo
 
 from edgepose.engine.detector import detector_input
-from edgepose.models_build.edgetpu_check import check_edgetpu_form
-from edgepose.models_build.edgetpu_rewrite import depth_to_space_to_transpose_conv
-from edgepose.models_build.tflite_schema import load_model_t, op_names, pack_model_t, schema
+from edgepose.inference.tflite_schema import load_model_t, op_names, pack_model_t, schema
+from edgepose_dev.models_build.edgetpu_check import check_edgetpu_form
+from edgepose_dev.models_build.edgetpu_rewrite import depth_to_space_to_transpose_conv
 
 # XNNPACK (what the daemon's CPU backend uses) and TFLite's reference kernels.
 RESOLVERS = ("AUTO", "BUILTIN_REF")
@@ -166,8 +166,8 @@ def test_model_without_depth_to_space_is_unchanged() -> None:
 def test_build_step_stages_a_verified_compiler_input(tmp_path, photos) -> None:
     """The build's Edge TPU step: the rewritten detector goes to edgetpu_src/ under the CPU file's name (so the
     compiler writes pose_detection_int8_edgetpu.tflite), verified bit-identical, fully mapped per the form check."""
-    from edgepose.models_build.build import EDGETPU_SRC_DIR, _edgetpu_detector
-    from edgepose.models_build.manifest import load_manifest
+    from edgepose.model_manifest import load_manifest
+    from edgepose_dev.models_build.build import EDGETPU_SRC_DIR, _edgetpu_detector
 
     cpu = load_manifest(MODELS_DIR).models["pose_detection"]
     samples = [detector_input(rgb)[0] for rgb in photos]

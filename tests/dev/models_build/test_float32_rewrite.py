@@ -8,10 +8,10 @@ import pytest
 from support.paths import MODELS_DIR, skimage_photo
 
 from edgepose.engine.detector import detector_input
-from edgepose.models_build.errors import ModelBuildError
-from edgepose.models_build.float32 import SIGNATURE_KEY, rewrite_float32, verify_rewrite
-from edgepose.models_build.quantize import op_counts, tensor_types
-from edgepose.models_build.tflite_schema import load_model_t
+from edgepose.inference.tflite_schema import load_model_t
+from edgepose_dev.models_build.errors import ModelBuildError
+from edgepose_dev.models_build.float32 import SIGNATURE_KEY, rewrite_float32, verify_rewrite
+from edgepose_dev.models_build.quantize import op_counts, tensor_types
 
 
 def _float(name: str) -> bytes:

@@ -1,4 +1,4 @@
-"""Issue 10's acceptance on data the recipes were not chosen on (edgepose.models_build.evaluate, docs/int8.md):
+"""Issue 10's acceptance on data the recipes were not chosen on (edgepose_dev.models_build.evaluate, docs/int8.md):
 - PARSE (305 labelled photos, the confirming part): the CPU's int8 within 1.0 PCK@0.2 point of float, per model;
 - the 609 person-free photos: the int8 lite pipeline finds no more poses than float;
 - a rebuild of the detector (the cheapest model) gives the shipped file and its verification figures.
@@ -12,7 +12,7 @@ import pytest
 from support.engine import require_float_models
 from support.paths import MODELS_DIR
 
-from edgepose.models_build.evaluate import engine_for, evaluate_part, form_models_dir
+from edgepose_dev.models_build.evaluate import engine_for, evaluate_part, form_models_dir
 
 
 def _part(shared: Path, model: str, form: str, part: str, tmp: Path):
@@ -45,9 +45,9 @@ def test_int8_finds_no_more_poses_on_negatives_than_float(shared_data: Path, tmp
 
 
 def test_detector_rebuild_gives_the_shipped_file(shared_data: Path, tmp_path) -> None:
-    pytest.importorskip("ai_edge_quantizer", reason="needs the quantize extra: pip install -e '.[quantize]'")
-    from edgepose.models_build.build import build_models
-    from edgepose.models_build.manifest import load_manifest
+    pytest.importorskip("ai_edge_quantizer", reason="needs the quantize extra: pip install -e './dev[quantize]'")
+    from edgepose.model_manifest import load_manifest
+    from edgepose_dev.models_build.build import build_models
 
     shipped = load_manifest(MODELS_DIR).models["pose_detection"]
     out = tmp_path / "models"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from support.paths import MODELS_DIR
 
-from edgepose.models_build.calibration import file_sha256
-from edgepose.models_build.manifest import check_manifest, load_manifest
-from edgepose.models_build.verify import QuantModel
+from edgepose.model_manifest import check_manifest, load_manifest
+from edgepose_dev.models_build.calibration import file_sha256
+from edgepose_dev.models_build.verify import QuantModel
 
 EXPECTED = {"pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy"}
 MIXED = {"pose_landmark_lite_mixed", "pose_landmark_full_mixed", "pose_landmark_heavy_mixed"}

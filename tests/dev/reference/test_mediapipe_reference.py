@@ -14,8 +14,8 @@ import pytest
 from support.paths import skimage_photo
 
 from edgepose.model_files import FLOAT_MODELS
-from edgepose.reference.mediapipe_client import MediaPipeResult, MediaPipeRunError, run_mediapipe
-from edgepose.reference.mediapipe_env import MediaPipeUnavailable, find_reference_python
+from edgepose_dev.reference.mediapipe_client import MediaPipeResult, MediaPipeRunError, run_mediapipe
+from edgepose_dev.reference.mediapipe_env import MediaPipeUnavailable, find_reference_python
 
 # Spec §8.3, legacy Python wheel (kernel 9), full model, static mode: index -> (x, y).
 ASTRONAUT_XY_K9 = {
@@ -42,7 +42,7 @@ ASTRONAUT_WORLD = {
 CAMERA_XY_K9 = {0: (0.48243, 0.33127), 11: (0.42892, 0.33033), 12: (0.20445, 0.35514), 15: (0.77171, 0.38901)}
 CAMERA_WORLD = {0: (0.3627, -0.3178, -0.3411), 11: (0.3232, -0.3531, -0.1555)}
 TOL = 1e-3
-CREATE_HINT = "run `python -m edgepose.reference.mediapipe_env --create .venv-mediapipe`"
+CREATE_HINT = "run `python -m edgepose_dev.reference.mediapipe_env --create .venv-mediapipe`"
 
 
 def _expected(golden: dict[int, tuple[float, ...]]) -> tuple[list[int], np.ndarray]:

@@ -1,7 +1,7 @@
 """Parity with the mediapipe wheel's legacy `Pose` (issue 2, evidence 2): every annotated photo in the shared
 data plus the two scikit-image photos, full float model, static mode, heatmap kernel 9 (what the wheel uses).
 
-Needs the reference venv (`python -m edgepose.reference.mediapipe_env --create`, done by .ci/run on x86_64).
+Needs the reference venv (`python -m edgepose_dev.reference.mediapipe_env --create`, done by .ci/run on x86_64).
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from support.engine import engine
 from support.paths import skimage_photo
 
 from edgepose.commands.common import IMAGE_SUFFIXES, read_image
-from edgepose.reference.mediapipe_env import find_reference_python
+from edgepose_dev.reference.mediapipe_env import find_reference_python
 
 pytestmark = pytest.mark.mediapipe
 
 
 def test_same_decisions_and_landmarks_within_a_pixel(shared_data: Path) -> None:
     if find_reference_python() is None:
-        pytest.skip("MediaPipe reference venv absent: python -m edgepose.reference.mediapipe_env --create")
-    from edgepose.reference.mediapipe_client import run_mediapipe
+        pytest.skip("MediaPipe reference venv absent: python -m edgepose_dev.reference.mediapipe_env --create")
+    from edgepose_dev.reference.mediapipe_client import run_mediapipe
 
     photos = sorted(p for p in (shared_data / "images/annotated").rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     photos += [skimage_photo("astronaut.png"), skimage_photo("camera.png")]

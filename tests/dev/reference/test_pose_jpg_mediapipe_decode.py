@@ -14,7 +14,7 @@ from support.engine import pbtxt_keypoints, read_rgb
 
 from edgepose.engine.roi import roi_from_points
 from edgepose.engine.tracker import PoseEngine
-from edgepose.reference.mediapipe_env import find_reference_python
+from edgepose_dev.reference.mediapipe_env import find_reference_python
 
 pytestmark = pytest.mark.mediapipe
 
@@ -32,7 +32,7 @@ def test_golden_detection_from_mediapipes_own_decode(shared_data: Path, tmp_path
                                                      static_full_k7: PoseEngine) -> None:  # fmt: skip
     python = find_reference_python()
     if python is None:
-        pytest.skip("MediaPipe reference venv absent: python -m edgepose.reference.mediapipe_env --create")
+        pytest.skip("MediaPipe reference venv absent: python -m edgepose_dev.reference.mediapipe_env --create")
     jpg = shared_data / "images/unannotated/tfjs/pose.jpg"
     out = tmp_path / "pose_mp.npy"
     subprocess.run([str(python), "-I", "-c", DECODE, str(jpg), str(out)], check=True, capture_output=True, timeout=120)
