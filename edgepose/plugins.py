@@ -10,18 +10,18 @@ It plugs in through these entry-point groups, each entry naming one object:
 - `edgepose.references`: a reference pose pipeline, `run(frames, *, model_complexity, static) -> ReferenceRun`;
 - `edgepose.demo_clips`: a demo clip maker, `make(path) -> path`.
 
-Without edgepose-dev a feature of it fails with one line that says what to install (exit 69).
+Without edgepose-dev a feature of it fails with one line that says what to install (exit 69). In a source tree
+where edgepose-dev is on the path but not installed (no entry points: the aarch64 root under qemu),
+`python -m edgepose_dev ARGS` declares them (`declare`) and runs `edgepose ARGS`.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from edgepose.errors import EXIT_UNAVAILABLE, EdgeposeError
 
@@ -29,6 +29,9 @@ COMMANDS = "edgepose.commands"
 MODELS_COMMANDS = "edgepose.models_commands"
 REFERENCES = "edgepose.references"
 DEMO_CLIPS = "edgepose.demo_clips"
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEV_DISTRIBUTION = "edgepose-dev"
 INSTALL_HINT = f"install {DEV_DISTRIBUTION}, the development distribution (in a checkout: pip install -e ./dev)"
@@ -69,9 +72,22 @@ class ReferenceRun(Protocol):
     def pixels(self) -> np.ndarray: ...
 
 
-def plugins(group: str) -> dict[str, Any]:
+# Entry points declared at run time, for a source tree where edgepose-dev is not installed and so has no
+# metadata (`python -m edgepose_dev`, e.g. under qemu: tools/aarch64/run.sh): {group: {name: "module:object"}}.
+DECLARED: dict[str, dict[str, str]] = {}
+
+
+def declare(group: str, name: str, target: str) -> None:
+    """Add entry point `name` = `target` ("module:object") to `group`; an installed one of that name wins."""
+    DECLARED.setdefault(group, {})[name] = target
+
+
+def plugins(group: str) -> dict[str, EntryPoint]:
     """{name: entry point} of one group, in name order (an entry point is loaded only when used)."""
-    return {ep.name: ep for ep in sorted(entry_points(group=group), key=lambda ep: ep.name)}
+    found = {ep.name: ep for ep in entry_points(group=group)}
+    for name, target in DECLARED.get(group, {}).items():
+        found.setdefault(name, EntryPoint(name, target, group))
+    return dict(sorted(found.items()))
 
 
 def load(group: str, name: str, feature: str) -> Any:

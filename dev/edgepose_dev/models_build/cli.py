@@ -1,4 +1,5 @@
-"""`edgepose models build [--calibration DIR] [--edgetpu]`, hooked into `edgepose models` by the lead."""
+"""`edgepose models build [--calibration DIR] [--edgetpu]`, plugged into `edgepose models` through the entry point
+`build` of the group edgepose.models_commands (dev/pyproject.toml)."""
 
 from __future__ import annotations
 
