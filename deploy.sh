@@ -818,7 +818,8 @@ check_connection() {
 }
 
 # Build the wheel from a clean copy of the sources (no stale build/ files), reproducibly: SOURCE_DATE_EPOCH
-# fixes the zip timestamps, and the release id hashes the wheel's contents, not its bytes.
+# fixes the zip timestamps, and the release id hashes the wheel's contents, not its bytes. Only the runtime
+# distribution is built and shipped: dev/ (edgepose-dev: model build, MediaPipe reference, eval) is not copied.
 build_bundle() {
     local src="${SOURCE_DIR:-$(cd "$(dirname "$SCRIPT_PATH")" && pwd)}"
     [[ -f "$src/pyproject.toml" ]] || die "no pyproject.toml in $src (run deploy.sh from the edgepose checkout, or pass --source)"
@@ -831,8 +832,9 @@ build_bundle() {
         cp "$WHEEL" "$bundle/"
     else
         step "building the wheel from $src"
-        tar -C "$src" --exclude=./.git --exclude=./models --exclude=./tests --exclude=./build --exclude=./dist \
-            --exclude='*.egg-info' --exclude=__pycache__ --exclude='./.venv*' --exclude=./.cache -cf - . |
+        tar -C "$src" --exclude=./.git --exclude=./models --exclude=./tests --exclude=./dev --exclude=./build \
+            --exclude=./dist --exclude='*.egg-info' --exclude=__pycache__ --exclude='./.venv*' --exclude=./.cache \
+            -cf - . |
             tar -C "$copy" -xf -
         if ! SOURCE_DATE_EPOCH=315532800 python3 -m pip wheel --no-deps --disable-pip-version-check -q \
             -w "$bundle" "$copy" >"$WORK/build.log" 2>&1; then

@@ -1,6 +1,7 @@
 """The `edgepose` command line. Each subcommand lives in its own module under `edgepose.commands`.
 
-A command module defines `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
+A command module defines `register(subparsers)`, which adds its parser and sets `func(args) -> int`. The
+development distribution adds its commands (`eval`, `models build`) through entry points (edgepose.plugins).
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from edgepose import __version__
+from edgepose import __version__, plugins
 
 # One entry per command module; order is the order of `edgepose --help`.
 COMMANDS: tuple[str, ...] = (
     "edgepose.commands.models",
     "edgepose.commands.infer",
-    "edgepose.commands.eval",
     "edgepose.commands.bench",
     "edgepose.commands.run",
     "edgepose.commands.presence",
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(name).register(sub)
+    plugins.register_commands(plugins.COMMANDS, sub)
     return parser
 
 

@@ -22,17 +22,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "edgepose"
 # the longest prefix listed.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("edgepose", "edgepose.errors", "edgepose.topology", "edgepose.pose", "edgepose.zones")),
-    ("configuration", ("edgepose.config", "edgepose.model_files")),
+    ("configuration", ("edgepose.config", "edgepose.model_files", "edgepose.model_manifest")),
     ("models and inputs", ("edgepose.inference", "edgepose.io", "edgepose.filters")),
-    ("pose stages", ("edgepose.engine", "edgepose.validity", "edgepose.metrics")),
+    ("pose stages", ("edgepose.engine", "edgepose.validity")),
     ("outputs", ("edgepose.mqtt", "edgepose.live_view", "edgepose.client")),
     ("daemon", ("edgepose.daemon",)),
-    ("commands", ("edgepose.commands",)),
+    ("commands", ("edgepose.commands", "edgepose.plugins")),
     ("command line", ("edgepose.cli", "edgepose.__main__")),
 )
-# The development side (model building, the MediaPipe reference): its own rule is that the runtime imports
-# nothing of it (the distribution test); here it only takes part in the circle check.
-DEVELOPMENT = ("edgepose.models_build", "edgepose.reference")
+# The development side (edgepose-dev in dev/: model building, the MediaPipe reference, evaluation) is another
+# distribution; tests/test_distributions.py checks that the runtime imports nothing of it.
+DEVELOPMENT: tuple[str, ...] = ()
 
 
 def _modules() -> dict[str, Path]:

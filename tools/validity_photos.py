@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 
 from edgepose.commands.common import IMAGE_SUFFIXES, read_image
-from edgepose.commands.eval import load_single_person
 from edgepose.config import Config, EngineConfig
 from edgepose.daemon.pipeline import validity_stage
 from edgepose.engine.tracker import PoseEngine
-from edgepose.metrics import PckAccumulator
 from edgepose.topology import COCO17_FROM_BLAZEPOSE
+from edgepose_dev.commands.eval import load_single_person
+from edgepose_dev.metrics import PckAccumulator
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,16 +10,18 @@ import argparse
 import json
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgepose import plugins
 from edgepose.commands.common import InputError, add_device_engine_args, build_engine, engine_config, read_video
 from edgepose.config import Config
 from edgepose.daemon.pipeline import validity_stage
-from edgepose.errors import EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
+from edgepose.errors import EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError, EdgeposeError
 from edgepose.model_files import COMPLEXITIES
 
 STAGES = ("detector", "crop", "landmark_invoke", "decode", "smoothing", "validity", "total")
@@ -59,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--frames", type=int, default=None, help="use at most N frames of the video")
     p.add_argument("--repeat", type=int, default=1, help="run the frame sequence N times (tracking restarts)")
     p.add_argument("--warmup", type=int, default=3, help="untimed frames before measuring")
-    p.add_argument("--against", choices=("mediapipe",), default=None, help="also run the reference")
+    p.add_argument("--against", choices=("mediapipe",), default=None, help="also run the reference (edgepose-dev)")
     p.add_argument("--compare-precision", action="store_true",
                    help="run both float and int8 models (ratios of invoke times in the same run)")
     p.add_argument("--compare-graph", action="store_true",
@@ -148,19 +150,16 @@ def bench_engine(
     }
 
 
-def bench_mediapipe(args: argparse.Namespace, frames: list[np.ndarray]) -> dict[str, Any]:
-    from edgepose.reference.mediapipe_client import MediaPipeRunError, run_mediapipe
-    from edgepose.reference.mediapipe_env import MediaPipeUnavailable
-
+def bench_mediapipe(
+    args: argparse.Namespace, frames: list[np.ndarray], run_reference: Callable[..., plugins.ReferenceRun]
+) -> dict[str, Any]:
     stack = np.stack(frames)
     if args.repeat > 1:
         stack = np.concatenate([stack] * args.repeat)
     try:
-        ref = run_mediapipe(stack, model_complexity=COMPLEXITIES.index(args.model), static=False)
-    except MediaPipeUnavailable as e:
-        raise CommandError(str(e), EXIT_UNAVAILABLE) from None
-    except MediaPipeRunError as e:
-        raise CommandError(f"MediaPipe reference failed: {e}", EXIT_UNAVAILABLE) from None
+        ref = run_reference(stack, model_complexity=COMPLEXITIES.index(args.model), static=False)
+    except EdgeposeError as e:  # the reference venv is missing, or the reference failed
+        raise CommandError(f"MediaPipe reference: {e}", EXIT_UNAVAILABLE) from None
     return {
         "frames": ref.frames,
         "frames_with_pose": int(ref.found.sum()),
@@ -180,6 +179,8 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The reference comes with edgepose-dev: without it, one line says what to install, before any work.
+    run_reference = plugins.reference(args.against) if args.against else None
     try:
         decoded = list(read_video(args.video, args.frames))
     except InputError as e:
@@ -204,8 +205,8 @@ def run(args: argparse.Namespace) -> int:
     for _ in range(max(1, args.rounds)):  # interleaved, so that load from elsewhere hits every config alike
         for k, a in configs.items():
             runs[k].append(bench_engine(a, frames, timestamps, engines[k], lead))
-        if args.against == "mediapipe":
-            ref_runs.append(bench_mediapipe(args, frames))
+        if run_reference is not None:
+            ref_runs.append(bench_mediapipe(args, frames, run_reference))
     main = list(configs)[-1]
     report: dict[str, Any] = {"video": str(args.video), "rounds": max(1, args.rounds)}
     report["edgepose"] = _median_run(runs[main])

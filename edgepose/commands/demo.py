@@ -1,7 +1,8 @@
 """`edgepose demo`: the daemon tracking a person and publishing to MQTT, with the messages printed as they
 arrive. Source: the camera if one is present, otherwise a clip made now from the scikit-image photos of people
-(moving, with empty stretches so that presence events happen). Broker: --broker, else one answering on
-localhost:1883, else a Mosquitto started for the demo (installed from the distribution if missing and root).
+(moving, with empty stretches so that presence events happen; the clip comes with edgepose-dev). Broker: --broker,
+else one answering on localhost:1883, else a Mosquitto started for the demo (installed from the distribution if
+missing and root).
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-
+from edgepose import plugins
 from edgepose.commands.listen import format_message
 from edgepose.config import parse_config
 from edgepose.errors import EXIT_OK, EXIT_UNAVAILABLE, CommandError
@@ -30,8 +29,6 @@ from edgepose.model_files import (
     fetch_float_models,
     landmark_filename,
 )
-
-FPS = 30.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -44,47 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="default: int8 when the built models are present, else float")  # fmt: skip
     p.add_argument("--frames-per-second-shown", type=float, default=2.0, help="pose frames printed per second")
     p.set_defaults(func=run)
-
-
-def make_demo_clip(path: Path, width: int = 640, height: int = 480) -> Path:
-    """A 24 s clip: empty room, the astronaut walking across, empty, the camera man swaying, empty."""
-    try:
-        import skimage
-    except ImportError:
-        raise CommandError("the demo clip is made from scikit-image's photos: pip install 'edgepose[demo]', "
-                           "or pass --source", EXIT_UNAVAILABLE) from None
-    data = Path(skimage.__file__).parent / "data"
-    people = [cv2.imread(str(data / name)) for name in ("astronaut.png", "camera.png")]
-    wall = np.full((height, width, 3), (96, 110, 120), np.uint8)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (width, height))
-    if not writer.isOpened():
-        raise CommandError("OpenCV cannot write the demo clip (MJPG)", EXIT_UNAVAILABLE)
-
-    def empty(seconds: float) -> None:
-        for _ in range(int(seconds * FPS)):
-            writer.write(wall)
-
-    def person(img: np.ndarray, seconds: float, motion: str) -> None:
-        side = int(height * 0.9)
-        small = cv2.resize(img, (side, side))
-        n = int(seconds * FPS)
-        for i in range(n):
-            frame = wall.copy()
-            phase = i / max(n - 1, 1)
-            if motion == "walk":
-                x = int((width - side) * phase)
-            else:
-                x = int((width - side) / 2 + 40 * np.sin(2 * np.pi * phase * 2))
-            frame[height - side :, x : x + side] = small
-            writer.write(frame)
-
-    empty(3)
-    person(people[0], 6, "walk")
-    empty(4)
-    person(people[1], 6, "sway")
-    empty(5)
-    writer.release()
-    return path
 
 
 def camera_present() -> bool:
@@ -171,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     ensure_models(args.model, precision)
     with tempfile.TemporaryDirectory(prefix="edgepose-demo-") as tmp:
         work = Path(tmp)
-        source = args.source or ("auto" if camera_present() else str(make_demo_clip(work / "demo.avi")))
+        source = args.source or ("auto" if camera_present() else str(plugins.demo_clip(work / "demo.avi")))
         broker_proc = None
         if args.broker:
             host, _, port_text = args.broker.rpartition(":")

@@ -1,11 +1,12 @@
-"""`edgepose models fetch|verify|list|build`: obtain, check and build the model files."""
+"""`edgepose models fetch|verify|list|build`: obtain, check and build the model files (`build` comes with the
+development distribution, edgepose-dev)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 
+from edgepose import plugins
 from edgepose.errors import EXIT_DATAERR, EXIT_OK, EXIT_UNAVAILABLE, CommandError
 from edgepose.model_files import (
     FETCH_HINT,
@@ -15,7 +16,7 @@ from edgepose.model_files import (
     fetch_float_models,
     verify_float_models,
 )
-from edgepose.models_build.manifest import MANIFEST_NAME, check_manifest, load_manifest
+from edgepose.model_manifest import MANIFEST_NAME, check_manifest, load_manifest
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,11 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     lst.add_argument("--models-dir", type=Path, default=None)
     lst.set_defaults(func=run_list)
 
-    # The int8 build lives in edgepose.models_build (its own optional dependencies).
-    if importlib.util.find_spec("edgepose.models_build.cli") is not None:
-        from edgepose.models_build.cli import register_build
-
-        register_build(msub)
+    plugins.register_commands(plugins.MODELS_COMMANDS, msub)  # build: edgepose-dev
 
 
 def run_fetch(args: argparse.Namespace) -> int:
@@ -83,7 +80,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def verify_int8_models(models_dir: Path) -> dict[str, str]:
     """Print one line per int8 model of the manifest; returns {name: problem}."""
-    int8_problems = check_manifest(models_dir, compiler_inputs=False)  # a bad manifest: ModelBuildError, 65
+    int8_problems = check_manifest(models_dir, compiler_inputs=False)  # a bad manifest: ModelError, 65
     for name, entry in sorted(load_manifest(models_dir).models.items()):
         problem = int8_problems.get(name)
         if problem:

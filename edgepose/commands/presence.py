@@ -93,19 +93,19 @@ def run_mediapipe_replay(cfg: Config, video: Path) -> dict[str, Any]:
     import cv2
     import numpy as np
 
-    from edgepose.errors import EXIT_UNAVAILABLE
+    from edgepose import plugins
+    from edgepose.errors import EXIT_UNAVAILABLE, EdgeposeError
     from edgepose.model_files import COMPLEXITIES
     from edgepose.pose import Pose, Roi
-    from edgepose.reference.mediapipe_client import MediaPipeRunError, run_mediapipe
-    from edgepose.reference.mediapipe_env import MediaPipeUnavailable
 
     cap = cv2.VideoCapture(str(video))
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     cap.release()
     fps = fps if 0.0 < fps < 1000.0 else 30.0  # the file sources' fallback
+    run_reference = plugins.reference("mediapipe")  # edgepose-dev
     try:
-        ref = run_mediapipe(video, model_complexity=COMPLEXITIES.index(cfg.engine.model), static=False)
-    except (MediaPipeUnavailable, MediaPipeRunError) as e:
+        ref = run_reference(video, model_complexity=COMPLEXITIES.index(cfg.engine.model), static=False)
+    except EdgeposeError as e:  # the reference venv is missing, or the reference failed
         raise CommandError(str(e), EXIT_UNAVAILABLE) from None
     tracker = presence_sm.PresenceTracker(cfg.presence)
     roi = Roi.from_values(np.nan, np.nan, np.nan, np.nan, np.nan)

@@ -1,5 +1,5 @@
 """A landmark model in its Edge TPU form: float stem (CPU) → int8 body (Edge TPU) → float heads (CPU), as one
-Backend (edgepose.models_build.edgetpu_split makes the three graphs under `models/edgetpu_src/`).
+Backend (edgepose_dev.models_build.edgetpu_split makes the three graphs under `models/edgetpu_src/`).
 
 The parts hand each other their int8 (or float) tensors as they are, matched by tensor name, so the chain
 computes what the `int8_mixed` file computes. On the Edge TPU the body is the compiled `*_body_edgetpu.tflite`

@@ -2,7 +2,7 @@
 
 On a Raspberry Pi the choice is the form that docs/pi.md's estimate (instruction counts under qemu as the Pi's
 core, turned into time by tools/aarch64/cost_model.py) finds fastest among those meeting the int8 accuracy
-criterion (tests/models_build/test_int8_accuracy.py: within 1.0 PCK@0.2 point of float; all shipped int8
+criterion (tests/dev/models_build/test_int8_accuracy.py: within 1.0 PCK@0.2 point of float; all shipped int8
 forms meet it); an estimated difference under 5 % is a tie that goes to float. The features come from
 /proc/cpuinfo's "Features" line, which is the kernel's HWCAP list: `asimddp` (the dot-product instructions
 int8 kernels need to be fast) and `fphp` (FP16 arithmetic).

@@ -53,7 +53,7 @@ def prune_outputs(model: bytes, drop: Callable[[Shape], bool]) -> tuple[bytes, P
         importlib.import_module("flatbuffers")
     except ImportError as e:
         raise PruningUnavailable(f"no TFLite schema module ({e})") from None
-    from edgepose.models_build.tflite_schema import compact_model, load_model_t, pack_model_t
+    from edgepose.inference.tflite_schema import compact_model, load_model_t, pack_model_t
 
     m = load_model_t(model)
     if len(m.subgraphs) != 1:

@@ -52,10 +52,10 @@ def test_missing_video_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.mediapipe
 def test_against_mediapipe_reports_like_for_like_ratios(shared_data: Path) -> None:
-    from edgepose.reference.mediapipe_env import find_reference_python
+    from edgepose_dev.reference.mediapipe_env import find_reference_python
 
     if find_reference_python() is None:
-        pytest.skip("MediaPipe reference venv absent: python -m edgepose.reference.mediapipe_env --create")
+        pytest.skip("MediaPipe reference venv absent: python -m edgepose_dev.reference.mediapipe_env --create")
     video = shared_data / "videos" / "fitness_squats_tfjs.mp4"
     r = bench(video, "--model", "lite", "--precision", "float", "--frames", "6", "--warmup", "1", "--compare-graph",
               "--against", "mediapipe", "--json")  # fmt: skip

@@ -168,8 +168,11 @@ def test_deploy_installs_a_working_release(first_deploy: subprocess.CompletedPro
     np_path = subprocess.run([str(rel / "venv/bin/python"), "-c", "import numpy; print(numpy.__file__)"],
                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     assert not np_path.startswith(str(rel)), np_path
-    assert list(rel.glob("edgepose-*.whl"))
+    assert [w.name.split("-")[0] for w in rel.glob("*.whl")] == ["edgepose"]
     assert not (rel / "models/float").exists()
+    # Only the runtime is shipped (issue 12): the development commands say in one line what to install.
+    r = subprocess.run([str(edgepose_exe(prefix)), "models", "build"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 69 and r.stderr.count("\n") == 1 and "edgepose-dev" in r.stderr, r.stderr
 
     unit = (prefix / "etc/systemd/system/edgepose.service").read_text()
     assert f"ExecStart={prefix}/opt/edgepose/current/venv/bin/edgepose run --config {prefix}/etc/edgepose/" in unit

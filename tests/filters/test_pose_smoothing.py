@@ -12,8 +12,8 @@ import pytest
 from edgepose.filters.one_euro import LowPassFilter, OneEuroFilter, OneEuroParams
 from edgepose.filters.pose_smoothing import PoseSmoother, object_scale
 from edgepose.pose import PRESENCE, VISIBILITY, Pose, Roi
-from edgepose.reference.mediapipe_client import LEGACY_STREAMS, run_mediapipe_streams
-from edgepose.reference.mediapipe_env import find_reference_python
+from edgepose_dev.reference.mediapipe_client import LEGACY_STREAMS, run_mediapipe_streams
+from edgepose_dev.reference.mediapipe_env import find_reference_python
 
 W, H = 720, 1280  # videos/fitness_squats_tfjs.mp4
 FPS = 5
@@ -260,16 +260,16 @@ def test_bad_frame_size_is_an_error(squat_poses: list[Pose], width: int, height:
 
 
 # --- Open-loop parity with MediaPipe's legacy graph (spec "how to use", point 2) ----------------------------
-# MediaPipe runs in the reference venv (numpy<2, protobuf<5) through edgepose.reference's subprocess runner.
+# MediaPipe runs in the reference venv (numpy<2, protobuf<5) through edgepose_dev.reference's subprocess runner.
 MP_BLANK = (40, 41, 42)  # frames replaced by black: a 3-frame tracking loss
 
 
 @pytest.fixture(scope="module")
 def mp_python() -> Path:
-    # Same rule as tests/reference: skip only when no reference exists; a broken one is an error, not a skip.
+    # Same rule as tests/dev/reference: skip only when no reference exists; a broken one is an error, not a skip.
     python = find_reference_python()
     if python is None:
-        pytest.skip("MediaPipe reference venv absent: python -m edgepose.reference.mediapipe_env --create")
+        pytest.skip("MediaPipe reference venv absent: python -m edgepose_dev.reference.mediapipe_env --create")
     return python
 
 

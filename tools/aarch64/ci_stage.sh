@@ -2,7 +2,7 @@
 # The aarch64 stage of .ci/run: edgepose on a Raspberry Pi's CPU, emulated by qemu-user, as a Pi 4 (Cortex-A72)
 # and as a Pi 5 (Cortex-A76), the two at once (one host core each):
 #   - the golden tests (tests/engine/test_goldens.py) and the int8 accuracy tests
-#     (tests/models_build/test_int8_accuracy.py: the detector test and lite; full's and heavy's would triple the
+#     (tests/dev/models_build/test_int8_accuracy.py: the detector test and lite; full's and heavy's would triple the
 #     stage's emulated work (qemu runs about 60 million arm64 instructions a second here, docs/pi.md), and run
 #     on x86 in the main suite), by the arm64 Python inside the emulated CPU;
 #   - the daemon smoke test (tests/daemon/test_daemon_aarch64.py): the host's pytest starts a Mosquitto on a free
@@ -23,8 +23,8 @@ echo "arm64 root ready in $((SECONDS - t0)) s (cache: ${EDGEPOSE_AARCH64_CACHE:-
 
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
-int8_tests=(tests/models_build/test_int8_accuracy.py::test_int8_detector_finds_people_on_the_same_photos
-            "tests/models_build/test_int8_accuracy.py::test_int8_pck_within_one_point_of_float[lite]")
+int8_tests=(tests/dev/models_build/test_int8_accuracy.py::test_int8_detector_finds_people_on_the_same_photos
+            "tests/dev/models_build/test_int8_accuracy.py::test_int8_pck_within_one_point_of_float[lite]")
 board_run() {
   local board=$1 rc=0
   {

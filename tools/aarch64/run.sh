@@ -3,9 +3,10 @@
 #
 #   tools/aarch64/run.sh pi4|pi5 [python args...]      # pi4 = Cortex-A72, pi5 = Cortex-A76
 #
-# e.g. `tools/aarch64/run.sh pi5 -m pytest -q tests/engine/test_goldens.py`. The guest imports edgepose from
-# this checkout and the wheels from the cache. LiteRT's CPU detection reads /proc/cpuinfo, which qemu-user
-# does not emulate for arm64: each CPU gets its own copy of the root (hard links) whose proc/cpuinfo is the Pi's
+# e.g. `tools/aarch64/run.sh pi5 -m pytest -q tests/engine/test_goldens.py`. The guest imports edgepose (and, for
+# the tests that use it, edgepose_dev from dev/) from this checkout and the wheels from the cache. LiteRT's CPU
+# detection reads /proc/cpuinfo, which qemu-user does not emulate for arm64: each CPU gets its own copy of the
+# root (hard links) whose proc/cpuinfo is the Pi's
 # (tools/aarch64/cpuinfo/), with exactly the features of the emulated core (asimddp only on the A76: LiteRT
 # picks dot-product kernels from it, and an A72 would raise SIGILL on them).
 # $QEMU (default qemu-aarch64-static) and $QEMU_EXTRA_ARGS (e.g. a -plugin) select the emulator.
@@ -29,5 +30,5 @@ if [ ! -e "$root/.complete" ] || ! cmp -s "$here/cpuinfo/$board.txt" "$root/proc
   cp "$here/cpuinfo/$board.txt" "$root/proc/cpuinfo"
 fi
 # shellcheck disable=SC2086  # QEMU_EXTRA_ARGS is a list of words
-exec env -u PYTHONHOME PYTHONPATH="$site:$repo" PYTHONNOUSERSITE=1 \
+exec env -u PYTHONHOME PYTHONPATH="$site:$repo:$repo/dev" PYTHONNOUSERSITE=1 \
   "$qemu" -cpu "$cpu" -L "$root" ${QEMU_EXTRA_ARGS:-} "$root/usr/bin/python3.11" "$@"

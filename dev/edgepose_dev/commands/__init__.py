@@ -1,0 +1,1 @@
+"""The commands of edgepose-dev, each plugged into `edgepose` through an entry point (dev/pyproject.toml)."""

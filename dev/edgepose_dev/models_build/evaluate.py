@@ -1,0 +1,215 @@
+"""Accuracy of the int8 models on data large enough to tell recipes apart (issue 10).
+
+`python -m edgepose_dev.models_build.evaluate [--model lite full heavy] [--form float int8 int8-full]` prints, per
+landmark model × form: PCK@0.2 on each part, the people found, and the poses found on person-free photos.
+
+Parts (all under ../shared/data):
+- `choose`: images/sports, LSP train (1,000 photos): recipes and calibration are chosen on it;
+- `confirm`: images/sports, PARSE (305 photos): figures a recipe was not chosen on;
+- `photos`: the single-person photos of images/annotated (17 of the 34; the engine tracks one person);
+- `negatives`: images/negatives (609 person-free photos): a pose there is a false person.
+
+Forms: `float`; `int8` = what the CPU runs with `--precision int8` (int8 detector + the `int8_mixed` landmark
+file when it exists); `int8-full` = the int8 detector + the full-int8 landmark file; `edgetpu` = the Edge TPU
+form (`--edgetpu-form`: the compiler's inputs, i.e. the rewritten detector and the split landmark model, run on
+the CPU). `--detector FILE` replaces the int8 detector (to compare detector recipes; not with `edgetpu`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgepose.commands.common import InputError, read_image
+from edgepose.config import EngineConfig
+from edgepose.engine.tracker import PoseEngine
+from edgepose.errors import EXIT_NOINPUT, EdgeposeError
+from edgepose.model_files import COMPLEXITIES, default_models_dir
+from edgepose.topology import COCO17_FROM_BLAZEPOSE
+from edgepose_dev.commands.eval import load_single_person
+from edgepose_dev.metrics import PckAccumulator
+
+FORMS = ("float", "int8", "int8-full", "edgetpu")
+LABELLED_PARTS = ("choose", "confirm", "photos")
+PARTS = (*LABELLED_PARTS, "negatives")
+_SPORTS_PREFIX = {"choose": "lsp/", "confirm": "parse/"}
+
+
+class EvaluationError(EdgeposeError):
+    """Missing data or model files: one line naming what is missing."""
+
+    exit_status = EXIT_NOINPUT
+
+
+@dataclass(frozen=True)
+class PartResult:
+    part: str
+    images: int
+    persons: int = 0  # scored persons (labelled torso)
+    found: int = 0
+    pck: float | None = None  # PCK@alpha over all labelled keypoints
+    poses: int = 0  # negatives: photos with a pose
+
+
+def shared_data() -> Path | None:
+    from edgepose_dev.models_build.build import _shared_data
+
+    return _shared_data()
+
+
+def part_samples(data: Path, part: str) -> tuple[Path, list[tuple[dict, np.ndarray]]]:
+    """(image root, [(image entry, (17, 3) GT)]) of a labelled part."""
+    if part == "photos":
+        root = data / "images" / "annotated"
+        samples = load_single_person(root / "person_keypoints.json")
+    else:
+        root = data / "images" / "sports"
+        samples = [s for s in load_single_person(root / "person_keypoints.json")
+                   if s[0]["file_name"].startswith(_SPORTS_PREFIX[part])]  # fmt: skip
+    if not samples:
+        raise EvaluationError(f"no labelled photos for part {part!r} under {root}")
+    return root, samples
+
+
+def negative_images(data: Path) -> list[Path]:
+    d = data / "images" / "negatives"
+    files = sorted(p for p in d.glob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"}) if d.is_dir() else []
+    if not files:
+        raise EvaluationError(f"no person-free photos under {d}")
+    return files
+
+
+def form_models_dir(models_dir: Path, model: str, form: str, tmp: Path, detector: Path | None = None) -> Path:
+    """A models directory that makes `--precision int8` load exactly the files of `form` (symlinks)."""
+    if form == "edgetpu" and detector is not None:
+        raise EvaluationError("--detector replaces the CPU's int8 detector; the edgetpu form runs the compiler's input")
+    if form in ("float", "edgetpu"):
+        return models_dir
+    d = tmp / f"{model}-{form}"
+    d.mkdir(parents=True, exist_ok=True)
+    lm = models_dir / f"pose_landmark_{model}_int8{'_mixed' if form == 'int8' else ''}.tflite"
+    if form == "int8" and not lm.is_file():
+        lm = models_dir / f"pose_landmark_{model}_int8.tflite"
+    det = detector or models_dir / "pose_detection_int8.tflite"
+    for src in (lm, det):
+        if not src.is_file():
+            raise EvaluationError(f"model file {src} is missing; build it with `edgepose models build`")
+    links = {"float": models_dir / "float", "pose_detection_int8.tflite": det,
+             f"pose_landmark_{model}_int8.tflite": lm}  # fmt: skip
+    for name, src in links.items():
+        (d / name).unlink(missing_ok=True)
+        (d / name).symlink_to(src.resolve())
+    return d
+
+
+def engine_for(models_dir: Path, model: str, form: str, threads: int | None) -> PoseEngine:
+    precision = "float" if form == "float" else "int8"
+    config = EngineConfig(model=model, precision=precision, backend="cpu", static=True, threads=threads,
+                          models_dir=models_dir, edgetpu_form=form == "edgetpu")  # fmt: skip
+    return PoseEngine.from_config(config)
+
+
+def _predict(engine: PoseEngine, path: Path) -> tuple[np.ndarray | None, int, int]:
+    rgb = read_image(path)
+    h, w = rgb.shape[:2]
+    result = engine.process(rgb)
+    pred = result.poses[0].xy_pixels(w, h)[COCO17_FROM_BLAZEPOSE].astype(np.float64) if result.poses else None
+    return pred, w, h
+
+
+def evaluate_part(engine: PoseEngine, data: Path, part: str, limit: int | None = None,
+                  alpha: float = 0.2) -> PartResult:  # fmt: skip
+    """PCK and people found on a labelled part, or photos with a pose on the negatives."""
+    if part == "negatives":
+        files = negative_images(data)[:limit]
+        poses = 0
+        for f in files:
+            try:
+                poses += _predict(engine, f)[0] is not None
+            except InputError as e:
+                raise EvaluationError(str(e)) from None
+        return PartResult(part, len(files), poses=poses)
+    root, samples = part_samples(data, part)
+    samples = samples[:limit]
+    acc = PckAccumulator(alpha=alpha)
+    for entry, gt in samples:
+        try:
+            pred = _predict(engine, root / entry["file_name"])[0]
+        except InputError as e:
+            raise EvaluationError(str(e)) from None
+        acc.add(gt, pred)
+    return PartResult(part, len(samples), persons=acc.persons, found=acc.persons - acc.missed, pck=acc.overall())
+
+
+def evaluate(models_dir: Path, data: Path, models: tuple[str, ...], forms: tuple[str, ...],
+             parts: tuple[str, ...] = PARTS, limit: int | None = None, detector: Path | None = None,
+             threads: int | None = None) -> Iterator[dict]:  # fmt: skip
+    """One row per model × form: {model, form, seconds, <part>: PartResult as dict}."""
+    with tempfile.TemporaryDirectory(prefix="edgepose-eval-") as tmp:
+        for model in models:
+            for form in forms:
+                d = form_models_dir(models_dir, model, form, Path(tmp), detector)
+                engine = engine_for(d, model, form, threads)
+                t0 = time.monotonic()
+                row: dict = {"model": model, "form": form}
+                for part in parts:
+                    row[part] = asdict(evaluate_part(engine, data, part, limit))
+                row["seconds"] = round(time.monotonic() - t0, 1)
+                yield row
+
+
+def format_row(row: dict, parts: tuple[str, ...]) -> str:
+    cells = [f"{row['model']:<6} {row['form']:<9}"]
+    for p in parts:
+        r = row[p]
+        if p == "negatives":
+            cells.append(f"negatives {r['poses']}/{r['images']} ({100.0 * r['poses'] / max(r['images'], 1):.1f} %)")
+        else:
+            pck = "n/a" if r["pck"] is None else f"{r['pck']:.2f}"
+            cells.append(f"{p} {pck} found {r['found']}/{r['persons']}")
+    return " | ".join(cells) + f" | {row['seconds']} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m edgepose_dev.models_build.evaluate", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--models-dir", type=Path, default=None)
+    ap.add_argument("--data", type=Path, default=None, help="shared data directory (default: ../shared/data)")
+    ap.add_argument("--model", nargs="+", choices=COMPLEXITIES, default=list(COMPLEXITIES))
+    ap.add_argument("--form", nargs="+", choices=FORMS, default=list(FORMS))
+    ap.add_argument("--part", nargs="+", choices=PARTS, default=list(PARTS))
+    ap.add_argument("--limit", type=int, default=None, help="first N photos of each part (quick checks)")
+    ap.add_argument("--detector", type=Path, default=None, help="int8 detector file to use instead of the shipped")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--json", action="store_true", help="one JSON object per row")
+    args = ap.parse_args(argv)
+    data = args.data or shared_data()
+    if data is None or not data.is_dir():
+        print("evaluate: no shared data directory (../shared/data or EDGEPOSE_TEST_DATA); pass --data DIR",
+              file=sys.stderr)  # fmt: skip
+        return 66
+    if args.detector is not None and not args.detector.is_file():
+        print(f"evaluate: detector file {args.detector} does not exist", file=sys.stderr)
+        return 66
+    parts = tuple(args.part)
+    try:
+        for row in evaluate(args.models_dir or default_models_dir(), data, tuple(args.model), tuple(args.form),
+                            parts, args.limit, args.detector, args.threads):  # fmt: skip
+            print(json.dumps(row) if args.json else format_row(row, parts), flush=True)
+    except EvaluationError as e:
+        print(f"evaluate: {e}", file=sys.stderr)
+        return 66
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

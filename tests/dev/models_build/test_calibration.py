@@ -1,0 +1,52 @@
+"""Calibration samples look like the runtime's inputs: letterboxed [-1, 1] detector frames, [0, 1] crops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support.paths import MODELS_DIR
+
+from edgepose_dev.models_build.calibration import build_calibration_set, default_source
+from edgepose_dev.models_build.float32 import rewrite_float32
+
+
+@pytest.fixture(scope="module")
+def float32_models(tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("f32")
+    paths = {}
+    for name in ("pose_detection", "pose_landmark_full"):
+        src = MODELS_DIR / "float" / f"{name}.tflite"
+        if not src.is_file():
+            pytest.skip(f"float model {src} not fetched")
+        paths[name] = out / f"{name}.tflite"
+        paths[name].write_bytes(rewrite_float32(src.read_bytes())[0])
+    return paths
+
+
+def test_default_source_holds_out_the_annotated_photos(shared_data) -> None:
+    source = default_source(shared_data)
+    rel = [str(p.relative_to(shared_data)) for p in source.files]
+    assert rel and not any(r.startswith("images/annotated") for r in rel)
+    assert any(r.startswith("videos/") for r in rel)
+    assert len(source.sha256()) == 64
+
+
+def test_calibration_samples_match_runtime_inputs(shared_data, float32_models, tmp_path) -> None:
+    # One landscape photo with one person: fast, and its letterbox has -1 padding rows.
+    (tmp_path / "pose.jpg").write_bytes((shared_data / "images/unannotated/tfjs/pose.jpg").read_bytes())
+    from edgepose_dev.models_build.calibration import user_source
+
+    cset = build_calibration_set(
+        user_source(tmp_path), float32_models["pose_detection"], float32_models["pose_landmark_full"]
+    )
+    assert cset.frames == 1 and cset.frames_with_person == 1
+    det = cset.detector[0]
+    assert det.shape == (1, 224, 224, 3) and det.dtype == np.float32
+    assert det.min() >= -1.0 and det.max() <= 1.0
+    assert np.all(det[0, 0] == -1.0) and np.all(det[0, -1] == -1.0)  # 1000x667: padding top and bottom
+    assert len(cset.landmark) == 2  # detector ROI + tracked ROI
+    for crop in cset.landmark:
+        assert crop.shape == (1, 256, 256, 3) and 0.0 <= crop.min() and crop.max() <= 1.0
+        assert crop.std() > 0.05  # a real picture, not padding
