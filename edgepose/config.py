@@ -166,6 +166,8 @@ class ValidityConfig:
     min_extent: float = _opt(0.12, "Larger side of the keypoint box, share of the frame height", lo=0.0, hi=1.0)
     max_limb_ratio: float = _opt(2.5, "Longest limb over the torso, as a multiple of a human's", lo=0.1, hi=100)
     max_shoulder_ratio: float = _opt(1.6, "Shoulder width over torso length", lo=0.1, hi=100)
+    min_person_score: float = _opt(0.5, "Person score on photos (pose score, detection score, skeleton size)",
+                                   lo=0.0, hi=1.0)
     max_speed: float = _opt(3.0, "Hip-centre speed in pose sizes per second", lo=0.0, hi=1000)
     min_track_frames: int = _opt(2, "Frames a track must last before its poses count", lo=1, hi=1000)
     motion: bool = _opt(True, "Require motion in the pose's box (video only)")

@@ -4,14 +4,17 @@ Rules, in the order they are reported (a rejected pose carries the first failing
   score      landmark pose presence below `min_pose_score`
   detection  the detection that started the track scored below `min_detection_score`
   torso      neither both shoulders nor both hips seen (mean visibility of the pair below `min_torso_visibility`)
-  size       the keypoint box is smaller than `min_extent` of the frame height
-  limbs      a limb is far longer than a human's relative to the torso (`max_limb_ratio`)
-  shoulders  shoulders far wider than the torso is long (`max_shoulder_ratio`)
+  size       the keypoint box is smaller than `min_extent` of the frame height (video only)
+  limbs      a limb is far longer than a human's relative to the torso (`max_limb_ratio`; video only)
+  shoulders  shoulders far wider than the torso is long (`max_shoulder_ratio`; video only)
+  person     the person score (pose score, detection score, world skeleton size) below `min_person_score`
+             (photos only)
   mask       hip centre inside a `mask` zone
   speed      the hip centre moves faster than `max_speed` of the pose's own size per second (cars, vans)
   young      the track is younger than `min_track_frames` frames
   still      nothing moved in the pose's box for `still_seconds` (never, for a new track): furniture, cables
-In static mode (single photos) only the per-frame rules apply: there is no time and no motion.
+In static mode (single photos) only the per-frame rules apply: there is no time and no motion; the person
+score stands in for the body-geometry rules there.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from edgepose.validity.motion import MotionModel, grey_grid
 from edgepose.validity.tracks import TrackBook
 from edgepose.validity.zones import Zone, inside_any
 
-REASONS = ("score", "detection", "torso", "size", "limbs", "shoulders", "mask", "speed", "young", "still")
-_FRAME_RULES = REASONS[:7]
+REASONS = ("score", "detection", "torso", "size", "limbs", "shoulders", "person", "mask", "speed", "young",
+           "still")
+_FRAME_RULES = REASONS[:8]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,7 @@ class ValidityConfig:
     min_extent: float = 0.12
     max_limb_ratio: float = 2.5
     max_shoulder_ratio: float = 1.6
+    min_person_score: float = 0.5
     max_speed: float = 3.0
     min_track_frames: int = 2
     motion: bool = True
@@ -135,15 +140,27 @@ class ValidityStage:
         known = len(frame.track_scores) == len(frame.poses)
         det = np.asarray(frame.track_scores if known else [np.nan] * len(frame.poses), np.float32)
         n = len(scores)
+        off = np.zeros(n, np.bool_)
+        if self.static:
+            # Photos: the person score, fitted on photos, judges instead of the body-geometry rules (chosen on the
+            # clips): on the tuning photos those rejected 4 more LSP people for 1 more ghost (docs/presence.md).
+            geometry = (off, off, off)
+            person = ~(rules.person_score(scores, det, rules.world_limb_length(rules.stack_world(frame.poses)))
+                       >= c.min_person_score)
+        else:
+            # Video: time and motion judge instead of the person score, which would reject a person partly seen
+            # while walking in (the conference room's visitor at the door: 24 frames, the enter 6 s late).
+            geometry = (~(g.extent >= c.min_extent), g.limb_ratio > c.max_limb_ratio,
+                        g.shoulder_ratio > c.max_shoulder_ratio)
+            person = off
         fails = np.stack([
             ~(scores >= c.min_pose_score),
             det < c.min_detection_score,  # NaN (unknown) passes
             ~(g.torso_visibility >= c.min_torso_visibility),
-            ~(g.extent >= c.min_extent),
-            g.limb_ratio > c.max_limb_ratio,
-            g.shoulder_ratio > c.max_shoulder_ratio,
-            inside_any(self.masks, centres) if self.masks else np.zeros(n, np.bool_),
-        ])  # (7, N), in the order of _FRAME_RULES
+            *geometry,
+            person,
+            inside_any(self.masks, centres) if self.masks else off,
+        ])  # (8, N), in the order of _FRAME_RULES
         first = fails.argmax(axis=0).tolist()
         return [_FRAME_RULES[k] if bad else None for k, bad in zip(first, fails.any(axis=0).tolist(), strict=True)]
 
