@@ -1,8 +1,8 @@
-"""Per-frame rules on the keypoints of a list of poses: score, torso visibility, size, limb proportions.
+"""Per-frame measurements of a list of poses: torso visibility, size, limb proportions, and the person score.
 
-All rules are vectorised over the poses of one frame: `stack` builds an (N, 33, 5) array once, every rule
-returns an (N,) boolean "fails" mask. Sizes are measured in pixels of the frame, so portrait and landscape
-frames are judged alike.
+All are vectorised over the poses of one frame: `stack` builds an (N, 33, 5) array once (`stack_world` the
+(N, 33, 3) world skeletons), and the stage turns each measurement into an (N,) boolean "fails" mask. Sizes are
+measured in pixels of the frame, so portrait and landscape frames are judged alike.
 """
 
 from __future__ import annotations
