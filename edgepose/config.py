@@ -211,12 +211,24 @@ class ValidityConfig(_Validated):
              "with a pose left (docs/presence.md)"))
     min_extent: float = _opt(0.12, "Larger side of the keypoint box, share of the frame height", lo=0.0, hi=1.0,
         why=("desk and table ghosts on the clips are 6–13 % of the frame high (median), real people 19 % and more "
-             "(10th percentile)"))
+             "(10th percentile). Video only: on photos the person score judges instead (on the tuning photos, on top "
+             "of it, these rules cost 4 more LSP people for 1 more ghost)"))
     max_limb_ratio: float = _opt(2.5, "Longest limb over the torso, as a multiple of a human's", lo=0.1, hi=100,
         why=("a bone can look shorter than a human's (foreshortening), not 2.5 times longer unless the torso is "
-             "foreshortened"))
+             "foreshortened. Video only: on photos the person score judges instead (on the tuning photos, on top of "
+             "it, these rules cost 4 more LSP people for 1 more ghost)"))
     max_shoulder_ratio: float = _opt(1.6, "Shoulder width over torso length", lo=0.1, hi=100,
-        why="people on the clips: 90th percentile 0.4–0.6 standing, 1.2 lying on the floor")
+        why=("people on the clips: 90th percentile 0.4–0.6 standing, 1.2 lying on the floor. Video only: on photos "
+             "the person score judges instead (on the tuning photos, on top of it, these rules cost 4 more LSP people "
+             "for 1 more ghost)"))
+    min_person_score: float = _opt(0.5, "Person score a pose needs on a photo (static input: `infer` on images or "
+                                   "`--static`, `eval`): a logistic score with fixed coefficients of the pose score, "
+                                   "the detection score and the length of the world skeleton's limbs "
+                                   "(`edgepose/validity/rules.py`). 0 = off; raise to be stricter", lo=0.0, hi=1.0,
+        why=("fitted on the tuning photos (even half of `images/negatives`, LSP), 0.5 placed where it loses 7 of 911 "
+             "LSP people; lite int8 ghosts on those negatives 33 → 14 (docs/presence.md, \"Evidence: photos\"). Not "
+             "applied to video, where time and motion judge: it would reject the conference room's visitor for 6 s "
+             "while he walks in"))
     max_speed: float = _opt(3.0, "Hip-centre speed in pose sizes per second", lo=0.0, hi=1000,
         why=("a walker in the gait-lab clips moves about 0.9 of his height per second; the car ghosts about 7; 3 was "
              "chosen on the tuning clips (2 began to cut real people in the corridor clip)"))

@@ -374,3 +374,14 @@ def test_empty_systemd_credential_means_no_password(tmp_path: Path) -> None:
     (tmp_path / "mqtt_password").write_text("s3cret\n")
     cfg = load_config(None, env={"CREDENTIALS_DIRECTORY": str(tmp_path), "EDGEPOSE_MQTT_USERNAME": "pi"})
     assert cfg.mqtt.password is not None and cfg.mqtt.password.reveal() == "s3cret"
+
+
+def test_min_person_score_setting_reaches_the_photo_stage() -> None:
+    from edgepose.daemon.pipeline import validity_stage
+
+    assert parse_config({}, env={}).validity.min_person_score == 0.5
+    cfg = parse_config({"validity": {"min_person_score": 0.8}}, env={})
+    assert validity_stage(cfg, static=True).config.min_person_score == 0.8
+    for bad in (1.5, -0.1, "high"):
+        with pytest.raises(ConfigError, match=r"validity\.min_person_score"):
+            parse_config({"validity": {"min_person_score": bad}}, env={})

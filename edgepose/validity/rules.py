@@ -1,8 +1,9 @@
-"""Per-frame measurements of a list of poses: size, limb proportions, torso visibility, box, hip centre.
+"""Per-frame measurements of a list of poses: size, limb proportions, torso visibility, box, hip centre, and
+the person score (photos).
 
 `measure` reads all poses of a frame with three numpy gathers and returns one `Geometry` per pose; the stage
-compares them with the thresholds. Sizes are measured in pixels of the frame, so portrait and landscape frames
-are judged alike.
+compares them with the thresholds. `person_score` is vectorised over the poses (`stack_world` builds the (N, 33, 3)
+world skeletons). Sizes are measured in pixels of the frame, so portrait and landscape frames are judged alike.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ Mask = npt.NDArray[np.bool_]
 _L_SH, _R_SH, _L_HIP, _R_HIP = 11, 12, 23, 24
 # Limb bones (upper arm, forearm, thigh, shin; both sides) as (from, to) keypoint indices.
 _LIMBS = ((11, 13), (13, 15), (12, 14), (14, 16), (23, 25), (25, 27), (24, 26), (26, 28))
+_LIMB_ENDS = np.asarray(_LIMBS, np.intp).T  # (2, 8): the bones' first and second keypoints, for numpy indexing
 # Each bone's length over the torso length (mid-shoulder to mid-hip) in an adult's skeleton: upper arm 0.6,
 # forearm 0.5, thigh 0.8, shin 0.8. In a picture a bone can only look shorter (foreshortening), unless the
 # torso itself is foreshortened (leaning towards the camera); `max_limb_ratio` is a multiple of these.
@@ -117,3 +119,54 @@ def boxes(kp: F32) -> F32:
 def hip_centres(kp: F32) -> F32:
     """(N, 2) normalised mid-hip points (the person's position for tracks and zones)."""
     return (kp[:, _L_HIP, :2] + kp[:, _R_HIP, :2]) * np.float32(0.5)
+
+
+def stack_world(poses: list[Pose]) -> F32:
+    """(N, 33, 3) world landmarks (metres) of `poses`."""
+    if not poses:
+        return np.zeros((0, 33, 3), np.float32)
+    if len(poses) == 1:
+        return poses[0].world[None]
+    return np.stack([p.world for p in poses]).astype(np.float32, copy=False)
+
+
+def world_limb_length(world: F32) -> F32:
+    """(N,) summed length in metres of the 8 limb bones of (N, 33, 3) world landmarks.
+
+    The landmark model's world output is a metric 3D skeleton: for a person it has a person's limbs whatever
+    the camera sees (photos of people: median 2.3 m), while on a ghost it shrinks (furniture, statues: median
+    1.4 m), so the sum is evidence a single frame has.
+    """
+    d = world[:, _LIMB_ENDS[0]] - world[:, _LIMB_ENDS[1]]  # (N, 8, 3)
+    d *= d
+    return np.sqrt(d.sum(axis=2)).sum(axis=1)
+
+
+# The person score: a logistic model on three outputs of the engine, with fixed coefficients (docs/presence.md,
+# "Evidence: photos"). Fitted by weighted logistic regression (both classes weighted equally) on the tuning
+# photos only, lite int8 (the default), poses that pass the other photo rules (score, torso): the even half of
+# the sorted images/negatives (33 ghosts) against the LSP part of images/sports (911 people). The intercept then
+# moves the decision (score 0.5) into the gap after the 7th lowest of those people (-4.49 … -3.98 in the fit's
+# units; the next three lie within 0.03 of each other): LSP's people found stays within 1 point of validity off
+# (0.7). The odd negatives, PARSE and the clips played no part.
+#   logit(pose score)  the landmark model's presence, clipped to 1e-4 … 1 − 1e-4
+#   logit(det score)   the detection that started the pose (unknown → 0.5, the detector's own floor)
+#   limb metres        world_limb_length
+PERSON_COEF = np.asarray([0.693, 0.975, 5.997], np.float32)
+PERSON_INTERCEPT = np.float32(-12.47)  # the fit's -16.70, plus 4.23 for the decision point above
+_EPS = np.float32(1e-4)
+
+
+def _logit(p: F32) -> F32:
+    p = np.minimum(np.maximum(p, _EPS), np.float32(1.0) - _EPS)
+    return np.log(p / (np.float32(1.0) - p))
+
+
+def person_score(pose_scores: F32, detection_scores: F32, limb_metres: F32) -> F32:
+    """(N,) probability-like person score in (0, 1) from the logistic model above (0.5 = the tuned decision).
+    A NaN detection score (unknown) counts as 0.5; a NaN pose score gives NaN (fails any threshold)."""
+    det = np.where(np.isnan(detection_scores), np.float32(0.5), detection_scores).astype(np.float32)
+    z = (PERSON_COEF[0] * _logit(pose_scores) + PERSON_COEF[1] * _logit(det) + PERSON_COEF[2] * limb_metres
+         + PERSON_INTERCEPT)  # fmt: skip
+    with np.errstate(over="ignore"):
+        return (np.float32(1.0) / (np.float32(1.0) + np.exp(-z))).astype(np.float32)

@@ -4,14 +4,17 @@ Rules, in the order they are reported (a rejected pose carries the first failing
   score      landmark pose presence below `min_pose_score`
   detection  the detection that started the track scored below `min_detection_score`
   torso      neither both shoulders nor both hips seen (mean visibility of the pair below `min_torso_visibility`)
-  size       the keypoint box is smaller than `min_extent` of the frame height
-  limbs      a limb is far longer than a human's relative to the torso (`max_limb_ratio`)
-  shoulders  shoulders far wider than the torso is long (`max_shoulder_ratio`)
+  size       the keypoint box is smaller than `min_extent` of the frame height (video only)
+  limbs      a limb is far longer than a human's relative to the torso (`max_limb_ratio`; video only)
+  shoulders  shoulders far wider than the torso is long (`max_shoulder_ratio`; video only)
+  person     the person score (pose score, detection score, world skeleton size) below `min_person_score`
+             (photos only)
   mask       hip centre inside a `mask` zone
   speed      the hip centre moves faster than `max_speed` of the pose's own size per second (cars, vans)
   young      the track is younger than `min_track_frames` frames
   still      nothing moved in the pose's box for `still_seconds` (never, for a new track): furniture, cables
-In static mode (single photos) only the per-frame rules apply: there is no time and no motion.
+In static mode (single photos) only the per-frame rules apply: there is no time and no motion; the person
+score stands in for the body-geometry rules there.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from edgepose.validity.motion import F32, MotionModel, grey_grid
 from edgepose.validity.tracks import TrackBook
 from edgepose.zones import Zone, inside_any
 
-REASONS = ("score", "detection", "torso", "size", "limbs", "shoulders", "mask", "speed", "young", "still")
+REASONS = ("score", "detection", "torso", "size", "limbs", "shoulders", "person", "mask", "speed", "young",
+           "still")
 
 
 @dataclass(slots=True)
@@ -139,15 +143,26 @@ class ValidityStage:
         n = len(frame.poses)
         det = frame.track_scores if len(frame.track_scores) == n else [math.nan] * n
         masked = inside_any(self.masks, centres).tolist() if self.masks and centres is not None else [False] * n
+        person: list[float] = []
+        if self.static:
+            # Photos: the person score, fitted on photos, judges instead of the body-geometry rules (chosen on the
+            # clips): on the tuning photos those rejected 4 more LSP people for 1 more ghost (docs/presence.md).
+            # Video: time and motion judge instead, as the person score would reject a person partly seen while
+            # walking in (the conference room's visitor at the door: 24 frames, the enter 6 s late).
+            person = rules.person_score(np.asarray([p.score for p in frame.poses], np.float32),
+                                        np.asarray(det, np.float32),
+                                        rules.world_limb_length(rules.stack_world(frame.poses))).tolist()
         reasons: list[str | None] = []
         # `not x >= t` (rather than x < t) so that a NaN fails the rule, as a missing measurement should.
-        for pose, g, d, m in zip(frame.poses, geometry, det, masked, strict=True):
+        for i, (pose, g, d, m) in enumerate(zip(frame.poses, geometry, det, masked, strict=True)):
             if not pose.score >= c.min_pose_score:
                 reasons.append("score")
             elif d < c.min_detection_score:  # NaN (unknown) passes
                 reasons.append("detection")
             elif not g.torso_visibility >= c.min_torso_visibility:
                 reasons.append("torso")
+            elif self.static:
+                reasons.append("person" if not person[i] >= c.min_person_score else "mask" if m else None)
             elif not g.extent >= c.min_extent:
                 reasons.append("size")
             elif g.limb_ratio > c.max_limb_ratio:

@@ -15,13 +15,14 @@ from edgepose.validity.tracks import TrackBook
 DATA = np.load(Path(__file__).parent / "data" / "clip_poses.npz")
 W, H = (int(v) for v in DATA["person_size"][2])  # the sidewalk walker (720 × 480)
 KP = DATA["person_kp"][2]
+WORLD = DATA["person_world"][2]
 STEP_NS = 100_000_000  # 10 fps
 
 
 def pose(shift_x: float = 0.0) -> Pose:
     kp = KP.copy()
     kp[:, 0] += shift_x
-    return Pose(keypoints=kp, world=np.zeros((33, 3), np.float32), score=0.99, roi=Roi.from_values(0, 0, 1, 1, 0))
+    return Pose(keypoints=kp, world=WORLD.copy(), score=0.99, roi=Roi.from_values(0, 0, 1, 1, 0))
 
 
 def box_frame(bright: bool) -> np.ndarray:

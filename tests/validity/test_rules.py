@@ -1,4 +1,10 @@
-"""Each per-frame validity rule on poses recorded from the presence clips (lite int8, tests/validity/data)."""
+"""Each per-frame validity rule on poses recorded from the presence clips (lite int8, tests/validity/data).
+
+The keypoints were recorded with the int8 detector before issue 10's rebuild; `person_world` (for the photo
+stage's person score) is the world skeleton of the same person in the same clip frame from the current engine.
+Ghosts carry no world landmarks (zeros): they are judged as the daemon judges clips (video), where the person
+score does not apply (tests/validity/test_person_score.py tests it on photos).
+"""
 
 from __future__ import annotations
 
@@ -16,18 +22,24 @@ NAN_ROI = Roi.from_values(np.nan, np.nan, np.nan, np.nan, np.nan)
 
 def poses(kind: str) -> list[tuple[str, int, int, int, Pose, float]]:
     out = []
-    for clip, frame, (w, h), kp, score, track in zip(DATA[f"{kind}_clip"], DATA[f"{kind}_frame"],
-                                                     DATA[f"{kind}_size"], DATA[f"{kind}_kp"],
-                                                     DATA[f"{kind}_score"], DATA[f"{kind}_track_score"],
-                                                     strict=True):  # fmt: skip
-        pose = Pose(keypoints=kp.copy(), world=np.zeros((33, 3), np.float32), score=float(score), roi=NAN_ROI)
+    n = len(DATA[f"{kind}_clip"])
+    worlds = DATA[f"{kind}_world"] if f"{kind}_world" in DATA else np.zeros((n, 33, 3), np.float32)
+    for clip, frame, (w, h), kp, world, score, track in zip(DATA[f"{kind}_clip"], DATA[f"{kind}_frame"],
+                                                            DATA[f"{kind}_size"], DATA[f"{kind}_kp"], worlds,
+                                                            DATA[f"{kind}_score"], DATA[f"{kind}_track_score"],
+                                                            strict=True):  # fmt: skip
+        pose = Pose(keypoints=kp.copy(), world=world.copy(), score=float(score), roi=NAN_ROI)
         out.append((str(clip), int(frame), int(w), int(h), pose, float(track)))
     return out
 
 
-def judge(pose: Pose, w: int, h: int, track: float = float("nan"), **config: object) -> str | None:
-    stage = ValidityStage(ValidityConfig(**config), static=True)  # type: ignore[arg-type]
-    result = stage.process(FramePoses(w, h, [pose], 0, True, {}, track_scores=[track]))
+def judge(pose: Pose, w: int, h: int, track: float = float("nan"), *, static: bool = False,
+          **config: object) -> str | None:
+    """The first failing rule of a fresh stage: video (the daemon's; motion and track age off, so that only the
+    per-frame rules act) or static (photos: the person score instead of the body-geometry rules)."""
+    video = {} if static else {"motion": False, "min_track_frames": 1}
+    stage = ValidityStage(ValidityConfig(**{**video, **config}), static=static)  # type: ignore[arg-type]
+    result = stage.process(FramePoses(w, h, [pose], 10**9, not static, {}, track_scores=[track]))
     assert len(result.accepted) + len(result.rejected) == 1
     return result.rejected[0][1] if result.rejected else None
 
@@ -36,6 +48,7 @@ def judge(pose: Pose, w: int, h: int, track: float = float("nan"), **config: obj
 def test_real_people_pass_every_frame_rule(sample: tuple) -> None:
     _, _, w, h, pose, track = sample
     assert judge(pose, w, h, track) is None
+    assert judge(pose, w, h, track, static=True) is None  # as a photo: the person score
 
 
 @pytest.mark.parametrize("sample", poses("ghost"), ids=lambda s: f"{s[0]}@{s[1]}")
@@ -77,6 +90,7 @@ def test_size_rule() -> None:
     centre = pose.keypoints[:, :2].mean(axis=0)
     pose.keypoints[:, :2] = centre + (pose.keypoints[:, :2] - centre) * 0.3
     assert judge(pose, w, h) == "size"
+    assert judge(pose, w, h, static=True) is None  # photos: the person score judges instead
 
 
 def test_limb_rule() -> None:
@@ -103,9 +117,9 @@ def test_shoulder_rule() -> None:
 def test_several_poses_judged_each_and_counted() -> None:
     people = poses("person")
     ghosts = poses("ghost")
-    stage = ValidityStage(static=True)
+    stage = ValidityStage(ValidityConfig(motion=False, min_track_frames=1))
     w, h = people[0][2], people[0][3]
-    frame = FramePoses(w, h, [people[0][4], ghosts[0][4]], 0, True, {}, track_scores=[0.9, 0.9])
+    frame = FramePoses(w, h, [people[0][4], ghosts[0][4]], 10**9, True, {}, track_scores=[0.9, 0.9])
     result = stage.process(frame)
     assert result.accepted == [people[0][4]] and result.present == [people[0][4]]
     assert [why for _, why in result.rejected] == ["size"]

@@ -17,6 +17,7 @@ from edgepose.zones import Zone, parse_zones
 DATA = np.load(Path(__file__).parent / "data" / "clip_poses.npz")
 W, H = (int(v) for v in DATA["person_size"][2])
 KP = DATA["person_kp"][2]  # the sidewalk walker; hip centre about (0.68, 0.6)
+WORLD = DATA["person_world"][2]
 HIP = 0.5 * (KP[23, :2] + KP[24, :2])
 
 
@@ -32,7 +33,7 @@ def test_contains_even_odd_concave() -> None:
 
 def judge(zones: tuple[Zone, ...]) -> tuple[int, int, list[str]]:
     roi = Roi.from_values(0, 0, 1, 1, 0)
-    pose = Pose(keypoints=KP.copy(), world=np.zeros((33, 3), np.float32), score=0.99, roi=roi)
+    pose = Pose(keypoints=KP.copy(), world=WORLD.copy(), score=0.99, roi=roi)
     r = ValidityStage(zones=zones, static=True).process(FramePoses(W, H, [pose], 0, True, {}, track_scores=[0.9]))
     return len(r.accepted), len(r.present), [why for _, why in r.rejected]
 
