@@ -4,7 +4,6 @@ recorded clip, as fast as the CPU allows; prints the enter/leave timeline and, w
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -17,9 +16,7 @@ from edgepose.daemon.replay_score import LabelsError, load_labels, score
 from edgepose.daemon.runner import smoother
 from edgepose.engine.tracker import PoseEngine
 from edgepose.errors import EXIT_CONFIG, EXIT_DATAERR, EXIT_NOINPUT, CommandError
-from edgepose.inference.backends.base import BackendError
 from edgepose.io.sources import SourceError, open_source
-from edgepose.model_files import ModelError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,20 +39,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _config(args: argparse.Namespace) -> Config:
+    # The options override the Config as `run`'s do: typed values, validated with the rest.
+    given = {f"engine.{k}": (getattr(args, k), f"--{k}") for k in ("model", "precision", "backend") if getattr(args, k)}
     try:
-        cfg = load_config(args.config)
+        return load_config(args.config, overrides=given)
     except ConfigError as e:
         raise CommandError(str(e), EXIT_CONFIG) from None
-    overrides = {k: getattr(args, k) for k in ("model", "precision", "backend") if getattr(args, k)}
-    return cfg.replace(engine=dataclasses.replace(cfg.engine, **overrides)) if overrides else cfg
 
 
 def run_replay(cfg: Config, video: Path, *, validity: bool = True) -> dict[str, Any]:
     """Replay `video`; returns frames, fps, per-frame state lists and the (kind, frame, seconds) events."""
-    try:
-        engine = PoseEngine.from_config(cfg.engine, smoother=smoother(cfg))
-    except (ModelError, BackendError, ValueError) as e:
-        raise CommandError(str(e), EXIT_NOINPUT) from None
+    # A ModelError or BackendError reaches the CLI with its own status (66); the settings were validated.
+    engine = PoseEngine.from_config(cfg.engine, smoother=smoother(cfg))
     tracker = presence_sm.PresenceTracker(cfg.presence, cfg.zones)
     pipeline = PosePipeline(engine, validity_stage(cfg, enabled=validity), tracker)
     try:
