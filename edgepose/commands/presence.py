@@ -9,13 +9,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from edgepose.config import Config, ConfigError, load_config
+from edgepose.commands.config import read_config
+from edgepose.config import Config
 from edgepose.daemon import presence as presence_sm
 from edgepose.daemon.pipeline import PosePipeline, validity_stage
 from edgepose.daemon.replay_score import LabelsError, load_labels, score
 from edgepose.daemon.runner import smoother
 from edgepose.engine.tracker import PoseEngine
-from edgepose.errors import EXIT_CONFIG, EXIT_DATAERR, EXIT_NOINPUT, CommandError
+from edgepose.errors import EXIT_DATAERR, EXIT_NOINPUT, CommandError
 from edgepose.io.sources import SourceError, open_source
 
 
@@ -41,10 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _config(args: argparse.Namespace) -> Config:
     # The options override the Config as `run`'s do: typed values, validated with the rest.
     given = {f"engine.{k}": (getattr(args, k), f"--{k}") for k in ("model", "precision", "backend") if getattr(args, k)}
-    try:
-        return load_config(args.config, overrides=given)
-    except ConfigError as e:
-        raise CommandError(str(e), EXIT_CONFIG) from None
+    return read_config(args.config, given)
 
 
 def run_replay(cfg: Config, video: Path, *, validity: bool = True) -> dict[str, Any]:
