@@ -12,8 +12,8 @@ import os
 import subprocess
 from pathlib import Path
 
-import cv2
 import pytest
+from support.clips import write_clip
 from support.daemon import daemon_config
 from support.paths import REPO
 
@@ -34,13 +34,7 @@ def short_clip(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> P
     if not src.is_file():
         pytest.skip(f"shared video missing: {src}")
     frames = [f.rgb for f in read_video(src, max_frames=FRAMES)]
-    h, w = frames[0].shape[:2]
-    path = tmp_path_factory.mktemp("clip") / "short.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (w, h))
-    for f in frames:
-        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
+    return write_clip(tmp_path_factory.mktemp("clip") / "short.avi", frames)
 
 
 def test_daemon_publishes_poses_on_the_pi_cpu_with_auto_precision(broker, subscriber_factory, short_clip,
