@@ -1,6 +1,6 @@
 """Shared fixtures live in tests/support/*; registered here so every test directory sees them."""
 
-pytest_plugins = ["support.fixtures", "support.broker"]
+pytest_plugins = ["support.fixtures", "support.broker", "support.publisher", "support.clips"]
 
 
 def _check_unique_test_basenames() -> None:

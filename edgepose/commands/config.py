@@ -1,11 +1,14 @@
-"""`edgepose config check FILE`: validate a configuration file and print the effective configuration."""
+"""`edgepose config check FILE`: validate a configuration file and print the effective configuration; and
+`read_config`, how every command reads its configuration file."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
+from typing import Any
 
-from edgepose.config import ConfigError, dump_toml, load_config, to_dict
+from edgepose.config import Config, ConfigError, dump_toml, load_config, to_dict
 from edgepose.errors import EXIT_CONFIG, CommandError
 
 
@@ -22,12 +25,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.set_defaults(func=run_check)
 
 
-def run_check(args: argparse.Namespace) -> int:
+def read_config(path: str | None, overrides: Mapping[str, tuple[Any, str]] | None = None) -> Config:
+    """`load_config` for a command: an invalid file is a CommandError of one line (exit 78), which names the
+    key path and what is allowed."""
     try:
-        cfg = load_config(args.file)
+        return load_config(path, overrides=overrides)
     except ConfigError as e:
-        # One line, no traceback; the message names the key path and what is allowed.
         raise CommandError(f"invalid configuration: {' '.join(str(e).split())}", EXIT_CONFIG) from None
+
+
+def run_check(args: argparse.Namespace) -> int:
+    cfg = read_config(args.file)
     if not args.quiet:
         if args.json:
             print(json.dumps(to_dict(cfg), indent=2))

@@ -12,8 +12,8 @@ from typing import Any, TextIO
 import numpy as np
 
 from edgepose.client import Event, Frame, Message, Presence, Stats, Status, Subscription, subscribe
-from edgepose.config import ConfigError, load_config
-from edgepose.errors import EXIT_CONFIG, EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
+from edgepose.commands.config import read_config
+from edgepose.errors import EXIT_UNAVAILABLE, EXIT_USAGE, CommandError
 from edgepose.mqtt import contract
 from edgepose.pose import VISIBILITY
 
@@ -118,10 +118,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     kwargs: dict[str, Any] = {}
     host, port, prefix = "localhost", 1883, "edgepose"
     if args.config:
-        try:
-            cfg = load_config(args.config)
-        except ConfigError as e:
-            raise CommandError(f"invalid configuration: {' '.join(str(e).split())}", EXIT_CONFIG) from None
+        cfg = read_config(args.config)
         m = cfg.mqtt
         host, port, prefix = m.host, m.port, m.prefix
         if m.username:

@@ -4,22 +4,20 @@ recorded clip, as fast as the CPU allows; prints the enter/leave timeline and, w
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from edgepose.config import Config, ConfigError, load_config
+from edgepose.commands.config import read_config
+from edgepose.config import Config
 from edgepose.daemon import presence as presence_sm
 from edgepose.daemon.pipeline import PosePipeline, validity_stage
 from edgepose.daemon.replay_score import LabelsError, load_labels, score
 from edgepose.daemon.runner import smoother
 from edgepose.engine.tracker import PoseEngine
-from edgepose.errors import EXIT_CONFIG, EXIT_DATAERR, EXIT_NOINPUT, CommandError
-from edgepose.inference.backends.base import BackendError
+from edgepose.errors import EXIT_DATAERR, EXIT_NOINPUT, CommandError
 from edgepose.io.sources import SourceError, open_source
-from edgepose.model_files import ModelError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,20 +40,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _config(args: argparse.Namespace) -> Config:
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as e:
-        raise CommandError(str(e), EXIT_CONFIG) from None
-    overrides = {k: getattr(args, k) for k in ("model", "precision", "backend") if getattr(args, k)}
-    return cfg.replace(engine=dataclasses.replace(cfg.engine, **overrides)) if overrides else cfg
+    # The options override the Config as `run`'s do: typed values, validated with the rest.
+    given = {f"engine.{k}": (getattr(args, k), f"--{k}") for k in ("model", "precision", "backend") if getattr(args, k)}
+    return read_config(args.config, given)
 
 
 def run_replay(cfg: Config, video: Path, *, validity: bool = True) -> dict[str, Any]:
     """Replay `video`; returns frames, fps, per-frame state lists and the (kind, frame, seconds) events."""
-    try:
-        engine = PoseEngine.from_config(cfg.engine, smoother=smoother(cfg))
-    except (ModelError, BackendError, ValueError) as e:
-        raise CommandError(str(e), EXIT_NOINPUT) from None
+    # A ModelError or BackendError reaches the CLI with its own status (66); the settings were validated.
+    engine = PoseEngine.from_config(cfg.engine, smoother=smoother(cfg))
     tracker = presence_sm.PresenceTracker(cfg.presence, cfg.zones)
     pipeline = PosePipeline(engine, validity_stage(cfg, enabled=validity), tracker)
     try:

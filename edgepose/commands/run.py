@@ -12,8 +12,9 @@ import sys
 import threading
 from typing import Any
 
-from edgepose.config import Config, ConfigError, load_config
-from edgepose.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, CommandError
+from edgepose.commands.config import read_config
+from edgepose.config import Config
+from edgepose.errors import EXIT_OK, EXIT_USAGE, CommandError
 
 log = logging.getLogger("edgepose.run")
 
@@ -93,10 +94,7 @@ def run(args: argparse.Namespace) -> int:
         # First, before anything slow: Python's default for SIGHUP ends the process with status 129, which
         # systemd counts as a clean exit (Restart=on-failure would not bring the daemon back).
         signal.signal(signal.SIGHUP, on_sighup)
-    try:
-        cfg = load_config(args.config, overrides=overrides(args))
-    except ConfigError as e:
-        raise CommandError(f"invalid configuration: {' '.join(str(e).split())}", EXIT_CONFIG) from None
+    cfg = read_config(args.config, overrides(args))
     from edgepose.daemon.runner import Daemon, StartupError
     from edgepose.io.sources import SourceError, UnreadableFileError
     from edgepose.live_view import LiveViewError

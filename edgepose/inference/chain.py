@@ -20,12 +20,12 @@ import numpy as np
 import numpy.typing as npt
 
 from edgepose.inference.backends.base import BackendError, TensorSpec
-from edgepose.inference.backends.cpu import _specs, load_runtime
+from edgepose.inference.backends.cpu import load_runtime, open_interpreter
 from edgepose.inference.backends.edgetpu import (
-    EDGETPU_LIBRARY,
-    INSTALL_HINT,
     compiled_model_path,
+    delegate_failure,
     load_edgetpu_delegate,
+    missing_compiled_model,
     validate_device,
 )
 
@@ -71,16 +71,8 @@ class _Part:
 
     def __init__(self, path: Path, runtime: ModuleType, threads: int | None, delegates: Sequence[Any] = ()) -> None:
         self.path = path
-        if not path.is_file():
-            raise BackendError(f"model file {path} does not exist")
-        try:
-            self._it = runtime.Interpreter(model_path=str(path), num_threads=threads,
-                                           experimental_delegates=list(delegates) or None)  # fmt: skip
-            self._it.allocate_tensors()
-        except (ValueError, RuntimeError) as e:
-            raise BackendError(f"{path} is not a loadable TFLite model ({e}); rebuild it") from None
-        self.inputs = _specs(self._it.get_input_details())
-        self.outputs = _specs(self._it.get_output_details())
+        self._it, self.inputs, self.outputs = open_interpreter(runtime, path, threads=threads, delegates=delegates,
+                                                               fix="rebuild it")  # fmt: skip
 
     def run(self, tensors: dict[str, npt.NDArray[Any]]) -> None:
         """Read this part's inputs from `tensors` and add its outputs to it."""
@@ -133,16 +125,11 @@ class ChainBackend:
 
     def run(self, x: npt.NDArray[Any]) -> list[npt.NDArray[np.float32]]:
         """`x`: float32 (quantized here) or already the input's integer type; outputs as float32."""
-        spec = self._in
-        if spec.quantized and x.dtype != spec.dtype:
-            x = spec.quantize(x)
-        elif x.dtype != spec.dtype:
-            x = x.astype(spec.dtype)
-        tensors: dict[str, npt.NDArray[Any]] = {spec.name: x}
+        tensors: dict[str, npt.NDArray[Any]] = {self._in.name: self._in.as_input(x)}
         for part in self.parts:
             if part is not None:
                 part.run(tensors)
-        return [o.dequantize(tensors[o.name]) if o.quantized else tensors[o.name] for o in self.outputs]
+        return [o.as_output(tensors[o.name]) for o in self.outputs]
 
 
 def create_chain_backend(files: SplitFiles, backend: str, *, threads: int | None = None, device: str | None = None,
@@ -157,13 +144,11 @@ def create_chain_backend(files: SplitFiles, backend: str, *, threads: int | None
     validate_device(device)
     compiled = compiled_model_path(files.body.parent.parent / files.body.name)  # next to the runtime files
     if not compiled.is_file():
-        raise BackendError(f"Edge TPU backend cannot start: compiled model {compiled} is missing (run "
-                           "`edgepose models build --edgetpu`, which prints the edgetpu_compiler command)")  # fmt: skip
+        raise BackendError(f"Edge TPU backend cannot start: {missing_compiled_model(compiled)}")
     try:
         delegate = load_edgetpu_delegate(runtime, device)
     except (ValueError, OSError, RuntimeError) as e:
-        raise BackendError(f"Edge TPU backend cannot start: loading {EDGETPU_LIBRARY} for device {device or 'any'} "
-                           f"failed ({e}); {INSTALL_HINT}") from None  # fmt: skip
+        raise BackendError(f"Edge TPU backend cannot start: {delegate_failure(device, e)}") from None
     return ChainBackend(files, threads=threads, runtime=runtime, body_delegates=[delegate], body_path=compiled,
                         name=f"edgetpu:{device or 'any'}")  # fmt: skip
 
@@ -198,8 +183,7 @@ def landmark_chain(
         # A full-int8 file compiled earlier still runs whole; "auto" falls back to the CPU there.
         if backend == "auto" or compiled_model_path(Path(models_dir) / model_file).is_file():
             return None
-        raise BackendError(f"Edge TPU backend cannot start: compiled model {compiled} is missing (run "
-                           "`edgepose models build --edgetpu`, which prints the edgetpu_compiler command)")  # fmt: skip
+        raise BackendError(f"Edge TPU backend cannot start: {missing_compiled_model(compiled)}")
     try:
         return create_chain_backend(files, "edgetpu", threads=threads, device=device, runtime=runtime)
     except BackendError as e:

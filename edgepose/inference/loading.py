@@ -139,5 +139,3 @@ def shape_is(*shape: int) -> Callable[[tuple[int, ...]], bool]:
 
     accepts.description = str(list(shape))  # type: ignore[attr-defined]
     return accepts
-
-

@@ -130,14 +130,8 @@ class OpenCVCameraSource(_OpenCVLiveSource):
 class OpenCVStreamSource(_OpenCVLiveSource):
     """An RTSP/HTTP/… stream through OpenCV's FFmpeg backend, with bounded open and read timeouts."""
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        width: int | None = None,
-        height: int | None = None,
-        clock_ns: Callable[[], int] = time.monotonic_ns,
-    ) -> None:
+    def __init__(self, url: str, *, clock_ns: Callable[[], int] = time.monotonic_ns) -> None:
+        """A stream's frame size is the sender's: there is nothing to ask for, unlike a camera."""
         super().__init__(url, f"stream {redact_url(url)}", clock_ns=clock_ns)
 
     def _open_hint(self) -> str:

@@ -118,7 +118,7 @@ def open_source(
         return opencv_source.OpenCVCameraSource(str(device), width=width, height=height, fps=fps)
 
     if text.lower().startswith(STREAM_SCHEMES):
-        return opencv_source.OpenCVStreamSource(text, width=width, height=height)
+        return opencv_source.OpenCVStreamSource(text)
 
     path = Path(text.removeprefix("file://")).expanduser()
     if str(path).startswith(str(_DEV) + "/"):

@@ -12,12 +12,11 @@ import os
 import subprocess
 from pathlib import Path
 
-import cv2
+import numpy as np
 import pytest
+from support.clips import write_clip
 from support.daemon import daemon_config
 from support.paths import REPO
-
-from edgepose.commands.common import read_video
 
 BOARD = os.environ.get("EDGEPOSE_AARCH64_BOARD", "")
 # What precision = "auto" must choose on each Pi for the lite model (edgepose.inference.cpu_choice, docs/pi.md).
@@ -29,25 +28,16 @@ pytestmark = pytest.mark.skipif(BOARD not in EXPECTED, reason="aarch64 stage onl
 
 
 @pytest.fixture(scope="module")
-def short_clip(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    src = shared_data / "videos/dance_tfjs_pose_1.mp4"
-    if not src.is_file():
-        pytest.skip(f"shared video missing: {src}")
-    frames = [f.rgb for f in read_video(src, max_frames=FRAMES)]
-    h, w = frames[0].shape[:2]
-    path = tmp_path_factory.mktemp("clip") / "short.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (w, h))
-    for f in frames:
-        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
+def pi_clip(tmp_path_factory: pytest.TempPathFactory, dance_frames: list[np.ndarray]) -> Path:
+    """The first FRAMES frames of the dance video (few: the daemon runs under emulation)."""
+    return write_clip(tmp_path_factory.mktemp("clip") / "pi.avi", dance_frames[:FRAMES])
 
 
-def test_daemon_publishes_poses_on_the_pi_cpu_with_auto_precision(broker, subscriber_factory, short_clip,
+def test_daemon_publishes_poses_on_the_pi_cpu_with_auto_precision(broker, subscriber_factory, pi_clip,
                                                                   tmp_path) -> None:  # fmt: skip
     device = f"qemu-{BOARD}"
     sub = subscriber_factory(broker, [f"edgepose/{device}/#"])
-    config = daemon_config(tmp_path / "c.toml", port=broker.port, source=short_clip, device=device,
+    config = daemon_config(tmp_path / "c.toml", port=broker.port, source=pi_clip, device=device,
                            sections={"engine": {"precision": "auto", "threads": 2}})
     proc = subprocess.run([str(REPO / "tools/aarch64/run.sh"), BOARD, "-m", "edgepose", "run", "--config",
                            str(config), "--summary"], cwd=REPO, capture_output=True, text=True, timeout=600,

@@ -15,13 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-import pytest
 from support.engine import require_float_models
 from support.paths import REPO
-
-from edgepose.commands.common import read_video
 
 PREFIX = "edgepose"
 
@@ -49,26 +44,6 @@ def start_daemon(config: Path, *args: str) -> subprocess.Popen[str]:
 def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
-
-
-@pytest.fixture(scope="module")
-def spliced_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """dance video (30 fps): 40 frames person, 30 empty, 40 person, 30 empty (empty = a grey wall)."""
-    from support.paths import SHARED_DATA
-
-    src = SHARED_DATA / "videos/dance_tfjs_pose_1.mp4"
-    if not src.is_file():
-        pytest.skip(f"shared video missing: {src}")
-    frames = [f.rgb for f in read_video(src, max_frames=80)]
-    h, w = frames[0].shape[:2]
-    empty = np.full((h, w, 3), 128, np.uint8)
-    seq = frames[:40] + [empty] * 30 + frames[40:80] + [empty] * 30
-    path = tmp_path_factory.mktemp("clip") / "spliced.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (w, h))
-    for f in seq:
-        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
 
 
 def test_frames_events_retained_state_and_clean_stop(broker, subscriber_factory, spliced_clip, tmp_path) -> None:

@@ -16,19 +16,11 @@ import numpy as np
 import pytest
 from support.broker import free_port
 from support.daemon import DaemonProcess, daemon_config, inet_sockets
-from support.paths import REPO, SHARED_DATA
+from support.paths import REPO
 
 from edgepose.config import ConfigError, parse_config
 
 PREFIX = "edgepose"
-
-
-@pytest.fixture(scope="module")
-def dance_video() -> Path:
-    path = SHARED_DATA / "videos/dance_tfjs_pose_1.mp4"
-    if not path.is_file():
-        pytest.skip(f"shared video missing: {path}")
-    return path
 
 
 def _listening_ports(pid: int) -> list[int]:

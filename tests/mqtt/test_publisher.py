@@ -10,44 +10,26 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import paho.mqtt.client as mqtt
 import paho.mqtt.publish as mqtt_publish
 import pytest
-from support.broker import MOSQUITTO_PASSWD, PASSWORD, USERNAME, Broker, make_ca, make_cert, make_password_file
+from support.broker import PASSWORD, USERNAME, Broker, acl_broker, make_ca, make_cert, secret_file
 from support.paths import REPO
+from support.publisher import publisher_config
 
-from edgepose.config import parse_config
+from edgepose.config import Config, parse_config
 from edgepose.mqtt import contract
 from edgepose.mqtt.contract import PresenceEvent, PresenceState, Topics
-from edgepose.mqtt.publisher import Publisher
 from edgepose.pose import FramePoses, Pose, Roi
 
 DEVICE = "testdev"
 TOPICS = Topics("edgepose", DEVICE)
 
 
-def make_cfg(broker: Broker, tmp_path: Path | None = None, **mqtt_over: object):
-    mqtt_cfg = {"host": broker.host, "port": broker.port, "reconnect_min": 0.05, "reconnect_max": 0.3,
-                "keepalive": 5}
-    mqtt_cfg.update(mqtt_over)
-    return parse_config({"device": {"id": DEVICE}, "mqtt": mqtt_cfg}, env={})
-
-
-@pytest.fixture
-def publishers():
-    made: list[Publisher] = []
-
-    def make(cfg) -> Publisher:
-        p = Publisher(cfg.mqtt, cfg.device.id, cfg.homeassistant).start()
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.close(timeout=1.0)
+def make_cfg(broker: Broker, **mqtt_over: object) -> Config:
+    return publisher_config(broker, DEVICE, **mqtt_over)
 
 
 def random_pose(rng: np.random.Generator) -> Pose:
@@ -229,19 +211,15 @@ def test_event_queue_is_bounded_and_drops_the_oldest(broker_factory, publishers,
 
 
 def test_password_auth(auth_broker, publishers, tmp_path):
-    pw = tmp_path / "pw"
-    pw.write_text(PASSWORD + "\n")
-    pw.chmod(0o600)  # a secret readable by others is refused
+    pw = secret_file(tmp_path / "pw", PASSWORD + "\n")
     pub = publishers(make_cfg(auth_broker, username=USERNAME, password_file=str(pw)))
     assert pub.wait_connected(10)
 
 
 def test_wrong_password_logs_one_clear_line_and_backs_off(auth_broker, publishers, tmp_path, caplog):
     caplog.set_level(logging.DEBUG, logger="edgepose")
-    pw = tmp_path / "pw"
     wrong = "not-the-password-91c3"
-    pw.write_text(wrong)
-    pw.chmod(0o600)  # a secret readable by others is refused
+    pw = secret_file(tmp_path / "pw", wrong)
     reconnect_max = 0.3
     pub = publishers(make_cfg(auth_broker, username=USERNAME, password_file=str(pw),
                               reconnect_max=reconnect_max))
@@ -399,18 +377,13 @@ def test_every_feature_works_under_a_least_privilege_acl(broker_factory, publish
                                                          tmp_path, caplog):
     """The ACL of docs/mqtt.md: the daemon may write only its own topics and its discovery config."""
     caplog.set_level(logging.WARNING, logger="edgepose")
-    pwfile = make_password_file(tmp_path / "passwd")
-    subprocess.run([MOSQUITTO_PASSWD, "-b", str(pwfile), "reader", "reader-pw"], check=True)
-    subprocess.run([MOSQUITTO_PASSWD, "-b", str(pwfile), "ha", "ha-pw"], check=True)
-    acl = tmp_path / "acl.conf"
-    acl.write_text(f"user {USERNAME}\ntopic write edgepose/{DEVICE}/#\n"
-                   f"topic write homeassistant/device/edgepose_{DEVICE}/config\ntopic read homeassistant/status\n"
-                   "user reader\ntopic read #\nuser ha\ntopic write homeassistant/status\n")
-    broker = broker_factory([f"password_file {pwfile}", "allow_anonymous false", f"acl_file {acl}"], name="acl")
+    broker = acl_broker(broker_factory, tmp_path,
+                        f"user {USERNAME}\ntopic write edgepose/{DEVICE}/#\n"
+                        f"topic write homeassistant/device/edgepose_{DEVICE}/config\ntopic read homeassistant/status\n"
+                        "user reader\ntopic read #\nuser ha\ntopic write homeassistant/status\n",
+                        users={"reader": "reader-pw", "ha": "ha-pw"})  # fmt: skip
     sub = subscriber_factory(broker, ["edgepose/#", "homeassistant/#"], auth=("reader", "reader-pw"))
-    pw = tmp_path / "pw"
-    pw.write_text(PASSWORD)
-    pw.chmod(0o600)  # a secret readable by others is refused
+    pw = secret_file(tmp_path / "pw")
     pub = publishers(make_cfg(broker, username=USERNAME, password_file=str(pw)))
     assert pub.wait_connected(10)
     disc = f"homeassistant/device/edgepose_{DEVICE}/config"

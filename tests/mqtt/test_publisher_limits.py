@@ -14,8 +14,9 @@ import time
 import numpy as np
 import pytest
 from support.broker import Broker
+from support.publisher import publisher_config
 
-from edgepose.config import parse_config
+from edgepose.config import Config
 from edgepose.mqtt import contract
 from edgepose.mqtt.contract import PresenceEvent, PresenceState, Topics
 from edgepose.mqtt.publisher import Publisher
@@ -26,25 +27,8 @@ TOPICS = Topics("edgepose", DEVICE)
 FPS = 30.0
 
 
-def make_cfg(broker: Broker, **mqtt_over: object):
-    mqtt_cfg = {"host": broker.host, "port": broker.port, "reconnect_min": 0.05, "reconnect_max": 0.3,
-                "keepalive": 60}
-    mqtt_cfg.update(mqtt_over)
-    return parse_config({"device": {"id": DEVICE}, "mqtt": mqtt_cfg}, env={})
-
-
-@pytest.fixture
-def publishers():
-    made: list[Publisher] = []
-
-    def make(cfg) -> Publisher:
-        p = Publisher(cfg.mqtt, cfg.device.id, cfg.homeassistant).start()
-        made.append(p)
-        return p
-
-    yield made, make
-    for p in made:
-        p.close(timeout=1.0)
+def make_cfg(broker: Broker, **mqtt_over: object) -> Config:
+    return publisher_config(broker, DEVICE, keepalive=60, **mqtt_over)
 
 
 def a_pose() -> Pose:
@@ -84,7 +68,7 @@ def test_stalled_broker_frames_are_dropped_not_delivered_late(broker, subscriber
     """Broker SIGSTOPped for 6 s: frames stop going out within half the expiry (1 s), are counted as dropped,
     and only those handed over before the stall was noticed arrive late."""
     sub = subscriber_factory(broker, TOPICS.pose, qos=0)
-    _, make = publishers
+    make = publishers
     pub = make(make_cfg(broker, protocol=protocol, pose_expiry_seconds=2))
     assert pub.wait_connected(10)
     offset = time.time() - time.monotonic()  # paho stamps messages with the monotonic clock
@@ -116,7 +100,7 @@ def test_frames_lost_with_a_killed_broker_are_counted_as_dropped(broker, subscri
     """SIGKILL of the broker 3 times while frames flow: `seq` gaps seen by a subscriber and `frames_dropped`
     agree (frames handed to a connection that died are not counted as published)."""
     sub = subscriber_factory(broker, TOPICS.pose, qos=0)
-    _, make = publishers
+    make = publishers
     # The subscriber reconnects every 0.05-0.2 s, the publisher after 1 s: no frame goes out unseen.
     pub = make(make_cfg(broker, reconnect_min=1.0, reconnect_max=1.0))
     assert pub.wait_connected(10)
@@ -154,7 +138,7 @@ def test_connack_maximum_packet_size_drops_big_frames_events_still_go(broker_fac
     counted, the discovery config is not sent, events and small frames go, one connection."""
     broker = broker_factory(["max_packet_size 600"], name="maxpacket")
     sub = subscriber_factory(broker, [f"{TOPICS.base}/#"], protocol=5)
-    _, make = publishers
+    make = publishers
     caplog.set_level(logging.INFO, logger="edgepose.mqtt")
     pub = make(make_cfg(broker))
     assert pub.wait_connected(10)
@@ -184,7 +168,7 @@ def test_message_size_limit_events_once_no_reconnect_loop(broker_factory, subscr
     connection, each event once, one log line saying what to change."""
     broker = broker_factory(["message_size_limit 100"], name="sizelimit")
     sub = subscriber_factory(broker, [f"{TOPICS.base}/#"], protocol=5)
-    _, make = publishers
+    make = publishers
     caplog.set_level(logging.INFO, logger="edgepose.mqtt")
     pub = make(make_cfg(broker))
     assert pub.wait_connected(10)
@@ -212,7 +196,7 @@ def test_connection_closed_after_connack_keeps_the_backoff_growing(broker_factor
     to change, and after two such deaths the big message is held back so that events get through."""
     broker = broker_factory(["max_packet_size 600"], name="quickdeath")
     sub = subscriber_factory(broker, [f"{TOPICS.base}/#"])
-    _, make = publishers
+    make = publishers
     caplog.set_level(logging.INFO, logger="edgepose.mqtt")
     pub = make(make_cfg(broker, protocol="3.1.1", reconnect_min=0.1, reconnect_max=2.0))
     t0 = time.time()
@@ -237,7 +221,7 @@ def test_connection_closed_after_connack_keeps_the_backoff_growing(broker_factor
 def test_clean_stop_retains_absent_stopped_presence(broker, subscriber_factory, publishers):
     """Issue 12: after a clean stop the retained presence is absent with `stopped: true`, not the last
     `present: true`."""
-    _, make = publishers
+    make = publishers
     pub = make(make_cfg(broker))
     assert pub.wait_connected(10)
     t0 = time.time()

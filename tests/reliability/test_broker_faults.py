@@ -10,12 +10,11 @@ import json
 import os
 import random
 import re
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from support.broker import MOSQUITTO_PASSWD, PASSWORD, USERNAME, make_ca, make_password_file
+from support.broker import USERNAME, acl_broker, make_ca, secret_file
 from support.daemon import check_events_exactly_once, daemon_config, log_lines, received_at, rss_mb, summary
 
 pytestmark = pytest.mark.slow
@@ -36,24 +35,35 @@ def _discovery(sub) -> list:
     return [m for m in sub.messages if m.topic.startswith("homeassistant/") and m.topic.endswith("/config")]
 
 
+def _looping_daemon(broker_factory, subscriber_factory, daemon_factory, clip: Path, tmp_path: Path, dev: str, *,
+                    reconnect: tuple[float, float]) -> tuple:  # fmt: skip
+    """A persistent broker, a subscriber to everything of `dev`, and the daemon looping `clip` in real time with
+    `reconnect` (min, max) seconds; returned once its first event has arrived.
+
+    The subscriber keeps a persistent session (fixed client id, clean_session false) on the persistent broker:
+    messages published while it is still reconnecting wait for it, so "exactly once" is judged on what the
+    daemon sent, not on the subscriber's own reconnect race."""
+    broker = broker_factory(persistence=True)
+    base = f"{PREFIX}/{dev}"
+    sub = subscriber_factory(broker, [f"{base}/#", "homeassistant/#"], client_id=f"reliability-{dev}")
+    config = daemon_config(tmp_path / "c.toml", port=broker.port, source=clip, device=dev, sections={
+        "source": {"pace": "realtime", "loop": True},
+        "mqtt": {"reconnect_min": reconnect[0], "reconnect_max": reconnect[1]},
+    })
+    d = daemon_factory(config, "--summary")
+    assert sub.wait_for(lambda ms: any(m.topic == f"{base}/event" for m in ms), timeout=60), d.stderr()[-3000:]
+    return broker, sub, d
+
+
 def test_broker_restarted_at_random_moments(broker_factory, subscriber_factory, daemon_factory, spliced_clip,
                                             tmp_path: Path) -> None:
     """The broker is stopped and restarted RESTARTS times; outages always contain presence changes."""
     rng = random.Random(SEED)
     print(f"seed {SEED}, {RESTARTS} restarts")
-    broker = broker_factory(persistence=True)
     dev = "restarts"
     base = f"{PREFIX}/{dev}"
-    # A persistent session (fixed client id, clean_session false) on a persistent broker: messages published
-    # while this subscriber is still reconnecting wait for it, so "exactly once" is judged on what the
-    # daemon sent, not on the subscriber's own reconnect race.
-    sub = subscriber_factory(broker, [f"{base}/#", "homeassistant/#"], client_id="reliability-restarts")
-    config = daemon_config(tmp_path / "c.toml", port=broker.port, source=spliced_clip, device=dev, sections={
-        "source": {"pace": "realtime", "loop": True},
-        "mqtt": {"reconnect_min": 0.2, "reconnect_max": 2.0},
-    })
-    d = daemon_factory(config, "--summary")
-    assert sub.wait_for(lambda ms: any(m.topic == f"{base}/event" for m in ms), timeout=60), d.stderr()[-3000:]
+    broker, sub, d = _looping_daemon(broker_factory, subscriber_factory, daemon_factory, spliced_clip, tmp_path,
+                                     dev, reconnect=(0.2, 2.0))  # fmt: skip
     rss = [d.sample().rss_kb]
     outages: list[tuple[float, float]] = []
     reconnect_s: list[float] = []
@@ -100,17 +110,11 @@ def test_broker_restarted_at_random_moments(broker_factory, subscriber_factory, 
 def test_long_outage_memory_bounded_and_events_kept(broker_factory, subscriber_factory, daemon_factory,
                                                     spliced_clip, tmp_path: Path) -> None:
     """The broker is down for OUTAGE_SECONDS: frames are dropped (not queued), events wait, RSS stays flat."""
-    broker = broker_factory(persistence=True)
     dev = "outage"
     base = f"{PREFIX}/{dev}"
-    sub = subscriber_factory(broker, [f"{base}/#", "homeassistant/#"], client_id="reliability-outage")
     # reconnect_max 4 s: the longest wait between two attempts, so the daemon is back within 5 s.
-    config = daemon_config(tmp_path / "c.toml", port=broker.port, source=spliced_clip, device=dev, sections={
-        "source": {"pace": "realtime", "loop": True},
-        "mqtt": {"reconnect_min": 0.5, "reconnect_max": 4.0},
-    })
-    d = daemon_factory(config, "--summary")
-    assert sub.wait_for(lambda ms: any(m.topic == f"{base}/event" for m in ms), timeout=60), d.stderr()[-3000:]
+    broker, sub, d = _looping_daemon(broker_factory, subscriber_factory, daemon_factory, spliced_clip, tmp_path,
+                                     dev, reconnect=(0.5, 4.0))  # fmt: skip
     time.sleep(3.0)  # warm-up
     before = d.sample().rss_kb
     broker.stop()
@@ -185,9 +189,7 @@ def _mqtt_problems(err: str) -> list[str]:
 
 
 def test_wrong_password_one_line_and_backoff(auth_broker, daemon_factory, tmp_path: Path, short_clip) -> None:
-    pw = tmp_path / "pw"
-    pw.write_text("not-the-password\n")
-    pw.chmod(0o600)  # a secret readable by others is refused
+    pw = secret_file(tmp_path / "pw", "not-the-password\n")
     err, stats, attempts = _refused_run(auth_broker, daemon_factory, tmp_path, short_clip,
                                         {"username": USERNAME, "password_file": str(pw)})
     problems = _mqtt_problems(err)
@@ -201,15 +203,11 @@ def test_wrong_password_one_line_and_backoff(auth_broker, daemon_factory, tmp_pa
 
 def test_acl_denial_is_logged_once_without_a_reconnect_storm(broker_factory, subscriber_factory, daemon_factory,
                                                              tmp_path: Path, short_clip) -> None:
-    acl = tmp_path / "acl.conf"
-    acl.write_text(f"user {USERNAME}\ntopic readwrite somewhere-else/#\n\nuser watcher\ntopic read #\n")
-    pw = make_password_file(tmp_path / "passwd")
-    subprocess.run([MOSQUITTO_PASSWD, "-b", str(pw), "watcher", "watcher-pw"], check=True, capture_output=True)
-    broker = broker_factory([f"password_file {pw}", "allow_anonymous false", f"acl_file {acl}"], name="acl")
+    broker = acl_broker(broker_factory, tmp_path,
+                        f"user {USERNAME}\ntopic readwrite somewhere-else/#\n\nuser watcher\ntopic read #\n",
+                        users={"watcher": "watcher-pw"})  # fmt: skip
     watcher = subscriber_factory(broker, ["#"], auth=("watcher", "watcher-pw"))
-    pw_file = tmp_path / "pw"
-    pw_file.write_text(PASSWORD)
-    pw_file.chmod(0o600)  # a secret readable by others is refused
+    pw_file = secret_file(tmp_path / "pw")
     err, stats, attempts = _refused_run(broker, daemon_factory, tmp_path, short_clip,
                                         {"username": USERNAME, "password_file": str(pw_file)})
     problems = _mqtt_problems(err)
@@ -238,13 +236,8 @@ def test_acl_denying_only_discovery_is_logged_once(broker_factory, subscriber_fa
                                                    tmp_path: Path, short_clip) -> None:
     """The ACL allows the device's own topics but not the discovery prefix: the one denied topic is named
     in one log line (MQTT 5 PUBACK reason "not authorized"); everything else keeps working."""
-    acl = tmp_path / "acl.conf"
-    acl.write_text(f"user {USERNAME}\ntopic readwrite edgepose/refused/#\n")
-    pw = make_password_file(tmp_path / "passwd")
-    broker = broker_factory([f"password_file {pw}", "allow_anonymous false", f"acl_file {acl}"], name="acl")
-    pw_file = tmp_path / "pw"
-    pw_file.write_text(PASSWORD)
-    pw_file.chmod(0o600)  # a secret readable by others is refused
+    broker = acl_broker(broker_factory, tmp_path, f"user {USERNAME}\ntopic readwrite edgepose/refused/#\n")
+    pw_file = secret_file(tmp_path / "pw")
     err, stats, attempts = _refused_run(broker, daemon_factory, tmp_path, short_clip,
                                         {"username": USERNAME, "password_file": str(pw_file)})
     problems = _mqtt_problems(err)

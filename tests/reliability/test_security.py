@@ -17,13 +17,13 @@ from pathlib import Path
 import paho.mqtt.publish as mqtt_publish
 import pytest
 from support.broker import (
-    MOSQUITTO_PASSWD,
     OPENSSL,
     PASSWORD,
     USERNAME,
+    acl_broker,
     make_ca,
     make_cert,
-    make_password_file,
+    secret_file,
 )
 from support.daemon import (
     daemon_config,
@@ -131,9 +131,7 @@ def test_the_password_never_appears_in_output_messages_or_argv(auth_broker, subs
                                                                spliced_clip, tmp_path: Path, via: str) -> None:
     """Debug logging on, every message on the broker recorded: the password is nowhere but in the broker's
     password check. Then the same with a wrong password (the refused-login path)."""
-    pw_file = tmp_path / "pw"
-    pw_file.write_text(PASSWORD + "\n")
-    pw_file.chmod(0o600)  # a secret readable by others is refused
+    pw_file = secret_file(tmp_path / "pw", PASSWORD + "\n")
     mqtt = {"username": USERNAME}
     env = {}
     if via == "file":
@@ -162,8 +160,7 @@ def test_the_password_never_appears_in_output_messages_or_argv(auth_broker, subs
 
     # The refused login: the configured (wrong) password must not be echoed in the error either.
     wrong = "Wr0ng-" + PASSWORD[::-1]
-    pw_file.write_text(wrong)
-    pw_file.chmod(0o600)  # a secret readable by others is refused
+    secret_file(pw_file, wrong)
     env_wrong = {"EDGEPOSE_TEST_MQTT_SECRET": wrong} if via == "env" else {}
     d2 = daemon_factory(config, "--summary", env=env_wrong, verbose=True, name="wrong")
     assert d2.wait_log(r"refused the login", timeout=60), d2.stderr()[-2000:]
@@ -179,16 +176,12 @@ def test_every_feature_works_with_an_acl_of_own_topics_and_discovery(broker_fact
                                                                      daemon_factory, spliced_clip,
                                                                      tmp_path: Path) -> None:
     dev = "aclok"
-    acl = tmp_path / "acl.conf"
-    acl.write_text(f"user {USERNAME}\ntopic readwrite {PREFIX}/{dev}/#\ntopic readwrite homeassistant/#\n\n"
-                   "user watcher\ntopic read #\ntopic write homeassistant/status\n")
-    pw = make_password_file(tmp_path / "passwd")
-    subprocess.run([MOSQUITTO_PASSWD, "-b", str(pw), "watcher", "watcher-pw"], check=True, capture_output=True)
-    broker = broker_factory([f"password_file {pw}", "allow_anonymous false", f"acl_file {acl}"], name="acl")
+    broker = acl_broker(broker_factory, tmp_path,
+                        f"user {USERNAME}\ntopic readwrite {PREFIX}/{dev}/#\ntopic readwrite homeassistant/#\n\n"
+                        "user watcher\ntopic read #\ntopic write homeassistant/status\n",
+                        users={"watcher": "watcher-pw"})  # fmt: skip
     watcher = subscriber_factory(broker, ["#"], auth=("watcher", "watcher-pw"))
-    pw_file = tmp_path / "pw"
-    pw_file.write_text(PASSWORD)
-    pw_file.chmod(0o600)  # a secret readable by others is refused
+    pw_file = secret_file(tmp_path / "pw")
     config = daemon_config(tmp_path / "c.toml", port=broker.port, source=spliced_clip, device=dev, sections={
         "source": {"pace": "realtime"}, "mqtt": {"username": USERNAME, "password_file": str(pw_file)}})
     d = daemon_factory(config, "--summary")

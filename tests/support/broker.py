@@ -1,7 +1,8 @@
 """A real Mosquitto broker per test, on a free loopback port (never the system broker on 1883).
 
 Fixtures: `broker` (anonymous), `auth_broker` (password file made with mosquitto_passwd), `tls_broker`
-(certificates generated with openssl into the test's tmp dir). `Broker.stop()` / `Broker.start()` restart the
+(certificates generated with openssl into the test's tmp dir); `acl_broker` adds an ACL and more users,
+`secret_file` writes a password file the daemon accepts. `Broker.stop()` / `Broker.start()` restart the
 same broker on the same port (in-memory state is lost, as after a real restart without persistence).
 Also `Subscriber`, a small paho subscriber collecting messages for assertions.
 """
@@ -168,6 +169,24 @@ def make_password_file(path: Path, username: str = USERNAME, password: str = PAS
     subprocess.run([MOSQUITTO_PASSWD, "-b", str(path), username, password], check=True,
                    capture_output=True)
     return path
+
+
+def secret_file(path: Path, text: str = PASSWORD) -> Path:
+    """`text` in a file only its owner can read (the daemon refuses a secret readable by others)."""
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def acl_broker(broker_factory: Callable[..., Broker], tmp_path: Path, acl: str,
+               users: dict[str, str] | None = None) -> Broker:  # fmt: skip
+    """A broker refusing anonymous clients, with the ACL `acl` and a password file of USERNAME and `users`."""
+    pw = make_password_file(tmp_path / "passwd")
+    for user, password in (users or {}).items():
+        subprocess.run([MOSQUITTO_PASSWD, "-b", str(pw), user, password], check=True, capture_output=True)
+    acl_file = tmp_path / "acl.conf"
+    acl_file.write_text(acl)
+    return broker_factory([f"password_file {pw}", "allow_anonymous false", f"acl_file {acl_file}"], name="acl")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edgepose.model_files import sha256_file as file_sha256
 from edgepose_dev.models_build.errors import ModelBuildError
 
 F32 = npt.NDArray[np.float32]
@@ -53,14 +54,6 @@ class CalibrationSet:
     frames: int = 0
     frames_with_person: int = 0
     source_sha256: str = ""
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -47,6 +47,16 @@ class TensorSpec:
     def dequantize(self, t: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
         return (t.astype(np.float32) - np.float32(self.zero_point)) * np.float32(self.scale)
 
+    def as_input(self, x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """`x` in this tensor's type: float32 quantized when the tensor is, anything else cast."""
+        if self.quantized and x.dtype != self.dtype:
+            return self.quantize(x)
+        return x if x.dtype == self.dtype else x.astype(self.dtype)
+
+    def as_output(self, t: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """This tensor's value as the pipeline reads it: dequantized when the tensor is quantized."""
+        return self.dequantize(t) if self.quantized else t
+
 
 class Backend(Protocol):
     """What the pipeline needs from a model. `run` takes float32, or the input's own integer type (see

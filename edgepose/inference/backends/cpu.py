@@ -43,7 +43,8 @@ def load_runtime(preferred: str = "auto") -> ModuleType:
     )
 
 
-def _specs(details: Sequence[dict[str, Any]]) -> list[TensorSpec]:
+def tensor_specs(details: Sequence[dict[str, Any]]) -> list[TensorSpec]:
+    """The specs of an interpreter's `get_input_details()` or `get_output_details()`."""
     return [
         TensorSpec(
             index=int(d["index"]),
@@ -55,6 +56,28 @@ def _specs(details: Sequence[dict[str, Any]]) -> list[TensorSpec]:
         )
         for d in details
     ]
+
+
+def open_interpreter(
+    runtime: ModuleType,
+    path: Path,
+    *,
+    threads: int | None,
+    delegates: Sequence[Any] = (),
+    content: bytes | None = None,
+    fix: str = "fetch or rebuild it",
+) -> tuple[Any, list[TensorSpec], list[TensorSpec]]:
+    """An allocated interpreter on the model file `path` (or on `content`, its bytes rewritten), and its input
+    and output specs. BackendError names the file and `fix` when the runtime cannot load it."""
+    if content is None and not path.is_file():
+        raise BackendError(f"model file {path} does not exist")
+    source: dict[str, Any] = {"model_path": str(path)} if content is None else {"model_content": content}
+    try:
+        interpreter = runtime.Interpreter(**source, num_threads=threads, experimental_delegates=list(delegates) or None)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as e:
+        raise BackendError(f"{path} is not a loadable TFLite model ({e}); {fix}") from None
+    return interpreter, tensor_specs(interpreter.get_input_details()), tensor_specs(interpreter.get_output_details())
 
 
 class InterpreterBackend:
@@ -81,25 +104,15 @@ class InterpreterBackend:
         if not self.path.is_file():
             raise BackendError(f"model file {self.path} does not exist")
         runtime = runtime or load_runtime()
-        source: dict[str, Any] = {"model_path": str(self.path)}
-        if drop_outputs is not None:
-            content = self._pruned_content(drop_outputs)
-            if content is not None:
-                source = {"model_content": content}
+        content = None if drop_outputs is None else self._pruned_content(drop_outputs)
         if fp16:
             try:
-                source = {"model_content": fp16_model(source.get("model_content") or self.path.read_bytes())}
+                content = fp16_model(content or self.path.read_bytes())
             except (Fp16Unavailable, OSError) as e:
                 raise BackendError(f"{self.path}: no fp16 form ({e}); use precision float or int8") from None
-        try:
-            self._interpreter = runtime.Interpreter(
-                **source, num_threads=threads, experimental_delegates=list(delegates) or None
-            )
-            self._interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as e:
-            raise BackendError(f"{self.path} is not a loadable TFLite model ({e}); fetch or rebuild it") from None
-        self.inputs = _specs(self._interpreter.get_input_details())
-        self.outputs = _specs(self._interpreter.get_output_details())
+        self._interpreter, self.inputs, self.outputs = open_interpreter(
+            runtime, self.path, threads=threads, delegates=delegates, content=content
+        )
         if len(self.inputs) != 1:
             raise BackendError(f"{self.path}: expected 1 input tensor, found {len(self.inputs)}")
         self._in = self.inputs[0]
@@ -120,17 +133,9 @@ class InterpreterBackend:
 
     def run(self, x: npt.NDArray[Any]) -> list[npt.NDArray[np.float32]]:
         """`x`: float32 (quantized here when the model's input is), or already in the input's integer type."""
-        spec = self._in
-        if spec.quantized and x.dtype != spec.dtype:
-            x = spec.quantize(x)
-        elif x.dtype != spec.dtype:
-            x = x.astype(spec.dtype)
-        self._interpreter.set_tensor(spec.index, x)
+        self._interpreter.set_tensor(self._in.index, self._in.as_input(x))
         self._interpreter.invoke()
-        return [
-            o.dequantize(t) if o.quantized else t
-            for o, t in ((o, self._interpreter.get_tensor(o.index)) for o in self.outputs)
-        ]
+        return [o.as_output(self._interpreter.get_tensor(o.index)) for o in self.outputs]
 
 
 @register("cpu")

@@ -42,6 +42,19 @@ def compiled_model_path(path: Path) -> Path:
     return path if path.stem.endswith("_edgetpu") else path.with_name(f"{path.stem}_edgetpu{path.suffix}")
 
 
+def missing_compiled_model(compiled: Path) -> str:
+    """What is wrong when `compiled` (edgetpu_compiler's output) is absent, and the command that makes it."""
+    return (
+        f"compiled model {compiled} is missing (run `edgepose models build --edgetpu`, which prints the "
+        "edgetpu_compiler command)"
+    )
+
+
+def delegate_failure(device: str | None, error: Exception) -> str:
+    """What is wrong when the delegate does not load for `device`, and how to fix it."""
+    return f"loading {EDGETPU_LIBRARY} for device {device or 'any'} failed ({error}); {INSTALL_HINT}"
+
+
 def load_edgetpu_delegate(runtime: ModuleType, device: str | None) -> Any:
     key = (id(runtime), device)
     if key not in _delegates:
@@ -74,15 +87,12 @@ def create_edgetpu_backend(
     if "int8" not in path.name:
         problem = f"{path.name} is not an int8 model (the Edge TPU runs only int8 models; use --precision int8)"
     elif not compiled.is_file():
-        problem = (
-            f"compiled model {compiled} is missing (run `edgepose models build --edgetpu`, which prints the "
-            "edgetpu_compiler command)"
-        )
+        problem = missing_compiled_model(compiled)
     else:
         try:
             delegate = load_edgetpu_delegate(runtime, device)
         except (ValueError, OSError, RuntimeError) as e:
-            problem = f"loading {EDGETPU_LIBRARY} for device {device or 'any'} failed ({e}); {INSTALL_HINT}"
+            problem = delegate_failure(device, e)
         else:
             log.info("Edge TPU delegate loaded for device %s; model %s", device or "any", compiled.name)
             return InterpreterBackend(

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from support.paths import MODELS_DIR
 
+from edgepose.model_files import sha256_file
 from edgepose.model_manifest import check_manifest, load_manifest
-from edgepose_dev.models_build.calibration import file_sha256
 from edgepose_dev.models_build.verify import QuantModel
 
 EXPECTED = {"pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy"}
@@ -50,7 +50,7 @@ def test_manifest_lists_every_int8_model(manifest) -> None:
 def test_shipped_files_match_manifest(manifest) -> None:
     assert check_manifest(MODELS_DIR) == {}
     for entry in manifest.models.values():
-        assert file_sha256(MODELS_DIR / entry.file) == entry.sha256
+        assert sha256_file(MODELS_DIR / entry.file) == entry.sha256
         assert (MODELS_DIR / entry.file).stat().st_size == entry.size
 
 
@@ -59,7 +59,7 @@ def test_manifest_float_sources_match_float_models(manifest) -> None:
         src = MODELS_DIR / entry.source["file"]
         if not src.is_file():
             pytest.skip(f"float model {src} not fetched")
-        assert file_sha256(src) == entry.source["sha256"]
+        assert sha256_file(src) == entry.source["sha256"]
 
 
 def test_check_manifest_detects_a_changed_file(manifest, tmp_path) -> None:
