@@ -51,12 +51,16 @@ def test_chain_equals_the_mixed_file_on_real_photos(model: str) -> None:
                                drop_outputs=is_mask_output)  # fmt: skip
     assert sorted(o.shape for o in chain.outputs) == sorted(o.shape for o in mixed.outputs)
     assert chain.inputs[0].shape == (1, 256, 256, 3) and chain.inputs[0].dtype == np.int8
+    presence = []
     for x in _crops():
         got = {o.shape: v for o, v in zip(chain.outputs, chain.run(x), strict=True)}
         want = {o.shape: v for o, v in zip(mixed.outputs, mixed.run(x), strict=True)}
         for shape, v in want.items():
             assert np.array_equal(got[shape], v), shape
-        assert float(got[(1, 1)][0, 0]) > 0.5  # a person: the comparison is on real landmarks
+        presence.append(float(got[(1, 1)][0, 0]))
+    # A person on at least one crop: the comparison is on real landmarks. (The crops are whole photos squeezed to
+    # 256², not ROI crops: full's float-stem file scores the camera man 0.44 there.)
+    assert max(presence) > 0.5, presence
 
 
 def _tpu_models_dir(tmp_path: Path) -> Path:

@@ -42,7 +42,7 @@ def test_int8_on_the_confirming_part_within_one_point_of_float(shared_data: Path
 
 # The Edge TPU form computes what the CPU's int8 does (docs/int8.md, "Edge TPU form"): the same figures, target 2.0.
 # Heavy (2.5 min here) is left to its int8 test above and the chain's bit-identity test (tests/inference/test_chain.py).
-@pytest.mark.parametrize("model", ["lite", pytest.param("full", marks=FULL_NOT_MET)])
+@pytest.mark.parametrize("model", ["lite", "full"])
 def test_edgetpu_form_on_the_confirming_part_within_two_points_of_float(shared_data: Path, model: str,
                                                                         tmp_path) -> None:  # fmt: skip
     f = _part(shared_data, model, "float", "confirm", tmp_path)
