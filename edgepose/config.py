@@ -160,6 +160,8 @@ class EngineConfig(_Validated):
     # Set by the commands, not by the daemon's file:
     static: bool = _internal(False, "Single images: the detector on every frame, nothing smoothed")
     segmentation: bool = _internal(False, "Compute the landmark model's segmentation mask")
+    mirror_evidence: bool = _internal(False, "Static mode: also run the landmark model on each person's mirrored "
+                                             "crop, for the person score of pose validity on photos")
     full_graph: bool = _internal(False, "Run the segmentation head even without a mask (to measure what "
                                         "dropping it saves; edgepose.inference.pruning)")
     edgetpu_form: bool = _internal(False, "Run the graphs the Edge TPU compiler is given (the rewritten detector, "
