@@ -161,7 +161,7 @@ _EPS = np.float32(1e-4)
 # score's logit and the limb length each averaged over the pose and its mirrored pose (test-time augmentation:
 # a person's pose is much the same in a mirror; a ghost's score and skeleton often shrink there). Fitted as the
 # model above, on the same tuning photos and poses (lite int8, 33 ghosts, 911 people), the decision placed the
-# same way (the gap after the 7th lowest LSP person: -3.75 … -3.65 in the fit's units): tuning ghosts 14 → 7.
+# same way (mid-gap after the 7th lowest LSP person: -3.95 … -3.45 in the fit's units): tuning ghosts 14 → 7.
 # Fitted on the pose and the mirror apart, the two got near-equal weights (pose logit 0.28 and 0.42, limbs
 # 3.7 m⁻¹ and 4.6 m⁻¹), hence their mean. The odd negatives, PARSE and the other model rows played no part.
 #   mean logit(pose score) over the pose and its mirror
