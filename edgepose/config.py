@@ -160,6 +160,8 @@ class EngineConfig(_Validated):
     # Set by the commands, not by the daemon's file:
     static: bool = _internal(False, "Single images: the detector on every frame, nothing smoothed")
     segmentation: bool = _internal(False, "Compute the landmark model's segmentation mask")
+    mirror_evidence: bool = _internal(False, "Static mode: also run the landmark model on each person's mirrored "
+                                             "crop, for the person score of pose validity on photos")
     full_graph: bool = _internal(False, "Run the segmentation head even without a mask (to measure what "
                                         "dropping it saves; edgepose.inference.pruning)")
     edgetpu_form: bool = _internal(False, "Run the graphs the Edge TPU compiler is given (the rewritten detector, "
@@ -223,10 +225,13 @@ class ValidityConfig(_Validated):
              "for 1 more ghost)"))
     min_person_score: float = _opt(0.5, "Person score a pose needs on a photo (static input: `infer` on images or "
                                    "`--static`, `eval`): a logistic score with fixed coefficients of the pose score, "
-                                   "the detection score and the length of the world skeleton's limbs "
-                                   "(`edgepose/validity/rules.py`). 0 = off; raise to be stricter", lo=0.0, hi=1.0,
+                                   "the detection score and the length of the world skeleton's limbs, the pose score "
+                                   "and the limbs averaged with those of the pose the landmark model finds on the "
+                                   "mirrored crop (`edgepose/validity/rules.py`). 0 = off; raise to be stricter",
+                                   lo=0.0, hi=1.0,
         why=("fitted on the tuning photos (even half of `images/negatives`, LSP), 0.5 placed where it loses 7 of 911 "
-             "LSP people; lite int8 ghosts on those negatives 33 → 14 (docs/presence.md, \"Evidence: photos\"). Not "
+             "LSP people; lite int8 ghosts on those negatives 33 → 7 (without the mirror 14; held-out odd half 21 → 2 "
+             "= 0.7 %; docs/presence.md, \"Evidence: photos\"). Not "
              "applied to video, where time and motion judge: it would reject the conference room's visitor for 6 s "
              "while he walks in"))
     max_speed: float = _opt(3.0, "Hip-centre speed in pose sizes per second", lo=0.0, hi=1000,

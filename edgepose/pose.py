@@ -146,6 +146,9 @@ class FramePoses:
     landmark_runs: int = 0  # landmark invokes in this frame (one per person tried)
     # Per pose (aligned with `poses`): the score of the detection that started its track (NaN when unknown).
     track_scores: list[float] = field(default_factory=list)
+    # Per pose, photos only (`PoseEngine(mirror=True)`): the pose on the mirrored crop, mapped back (None: not
+    # finite); empty when not computed. Evidence for pose validity, never published.
+    mirrored: list[Pose | None] = field(default_factory=list)
 
     @property
     def ids(self) -> list[int | None]:

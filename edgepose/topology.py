@@ -49,6 +49,11 @@ KEYPOINT_NAMES: tuple[str, ...] = (
     "right_foot_index",
 )
 KEYPOINT_INDEX: dict[str, int] = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
+# Each keypoint's counterpart in a horizontally mirrored picture (left ↔ right; the nose is its own):
+# keypoints[MIRRORED] of a pose found on a mirrored image puts each side's points back under their names.
+MIRRORED: tuple[int, ...] = tuple(
+    KEYPOINT_INDEX[n.replace("left", "#").replace("right", "left").replace("#", "right")] for n in KEYPOINT_NAMES
+)
 
 SKELETON_EDGES: tuple[tuple[int, int], ...] = (
     (0, 1), (1, 2), (2, 3), (3, 7), (0, 4), (4, 5), (5, 6), (6, 8), (9, 10),

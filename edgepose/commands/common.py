@@ -55,8 +55,9 @@ def add_device_engine_args(p: argparse.ArgumentParser) -> None:
     add_engine_args(p, default_precision=EngineConfig.precision, default_model=EngineConfig.model)
 
 
-def engine_config(args: argparse.Namespace, *, static: bool = False) -> EngineConfig:
-    """The [engine] settings of a command's options, checked by the same rules as the configuration file."""
+def engine_config(args: argparse.Namespace, *, static: bool = False, mirror: bool = False) -> EngineConfig:
+    """The [engine] settings of a command's options, checked by the same rules as the configuration file.
+    `mirror` (with `static`): the mirrored poses pose validity judges photos with."""
     if getattr(args, "edgetpu_form", False) and (args.precision != "int8" or args.backend != "cpu"):
         raise CommandError(
             "--edgetpu-form needs --precision int8 and --backend cpu (it runs the Edge TPU's graphs on the CPU), "
@@ -64,13 +65,13 @@ def engine_config(args: argparse.Namespace, *, static: bool = False) -> EngineCo
             EXIT_CONFIG,
         )
     try:
-        return _engine_config(args, static)
+        return _engine_config(args, static, mirror)
     except ConfigError as e:  # validated like the [engine] section; the message names the option
         option = "--" + e.key.replace("_", "-")
         raise CommandError(f"{option}: {str(e).removeprefix(e.key + ': ')}", EXIT_CONFIG) from None
 
 
-def _engine_config(args: argparse.Namespace, static: bool) -> EngineConfig:
+def _engine_config(args: argparse.Namespace, static: bool, mirror: bool) -> EngineConfig:
     return EngineConfig(
         model=args.model,
         precision=args.precision,
@@ -79,6 +80,7 @@ def _engine_config(args: argparse.Namespace, static: bool) -> EngineConfig:
         threads=args.threads,
         heatmap_kernel=args.heatmap_kernel,
         static=static,
+        mirror_evidence=static and mirror,
         models_dir=str(args.models_dir or ""),
         max_poses=getattr(args, "max_poses", 1),
         detect_interval=getattr(args, "detect_interval", 1),

@@ -44,12 +44,14 @@ def frame_record(item: InputFrame, result_dict: dict[str, Any]) -> dict[str, Any
 
 
 def run(args: argparse.Namespace) -> int:
-    config = engine_config(args, static=args.static)
-    tracker = build_engine(config)
-    # Separate photos are never tracked: one static engine serves them, sharing the tracker's models.
-    photo_engine = PoseEngine(tracker.detector, tracker.landmarks, static=True, max_poses=config.max_poses)
-    # The daemon's validity stage with its default thresholds (photos: the per-frame rules only).
     enabled = not args.no_validity
+    config = engine_config(args, static=args.static, mirror=enabled)
+    tracker = build_engine(config)
+    # Separate photos are never tracked: one static engine serves them, sharing the tracker's models; with
+    # validity it also computes the mirrored poses the person score judges photos with.
+    photo_engine = PoseEngine(tracker.detector, tracker.landmarks, static=True, max_poses=config.max_poses,
+                              mirror=enabled)
+    # The daemon's validity stage with its default thresholds (photos: the per-frame rules only).
     video_validity = validity_stage(Config(), static=args.static, enabled=enabled)
     photo_validity = validity_stage(Config(), static=True, enabled=enabled)
     out: IO[str] = args.out.open("w", encoding="utf-8") if args.out else sys.stdout

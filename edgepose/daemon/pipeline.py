@@ -39,12 +39,13 @@ class FrameStep:
 
 
 def accepted_only(raw: FramePoses, verdict: ValidityResult) -> FramePoses:
-    """`raw` with the rejected poses (and their track scores) removed."""
+    """`raw` with the rejected poses (and their track scores and mirrored poses) removed."""
     if not verdict.rejected:
         return raw
     keep = [i for i, p in enumerate(raw.poses) if any(p is a for a in verdict.accepted)]
     scores = [raw.track_scores[i] for i in keep] if len(raw.track_scores) == len(raw.poses) else []
-    return replace(raw, poses=[raw.poses[i] for i in keep], track_scores=scores)
+    mirrored = [raw.mirrored[i] for i in keep] if len(raw.mirrored) == len(raw.poses) else []
+    return replace(raw, poses=[raw.poses[i] for i in keep], track_scores=scores, mirrored=mirrored)
 
 
 class PosePipeline:

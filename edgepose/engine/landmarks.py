@@ -1,4 +1,5 @@
-"""The landmark model (spec §3): ROI crop, decoding, presence gate, heatmap refinement, projection."""
+"""The landmark model (spec §3): ROI crop, decoding, presence gate, heatmap refinement, projection; and, for
+photos only, the same model on the mirrored crop (`LandmarkModel.run_mirrored`, evidence for pose validity)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from edgepose.inference.backends.base import Backend
 from edgepose.inference.loading import match_by_shape, shape_is
 from edgepose.inference.pruning import is_mask_output
 from edgepose.pose import Pose, Roi
-from edgepose.topology import NUM_KEYPOINTS, NUM_MODEL_LANDMARKS
+from edgepose.topology import MIRRORED, NUM_KEYPOINTS, NUM_MODEL_LANDMARKS
 
 F32 = npt.NDArray[np.float32]
 INPUT_SIZE = 256
@@ -32,6 +33,7 @@ def sigmoid(x: F32) -> F32:
 
 
 INPUT_RANGE = (0.0, 1.0)
+_MIRRORED = np.asarray(MIRRORED, np.intp)
 
 
 def landmark_crop_u8(image_rgb: npt.NDArray[np.uint8], roi: Roi) -> tuple[npt.NDArray[np.uint8], Letterbox]:
@@ -219,3 +221,31 @@ class LandmarkModel:
             segmentation=mask,
         )
         return LandmarkResult(presence, pose)
+
+    def run_mirrored(
+        self, tensor: npt.NDArray[Any], letterbox: Letterbox, roi: Roi, width: int, height: int
+    ) -> Pose | None:
+        """The pose the model finds on the horizontally mirrored crop `tensor` (same ROI), mapped back: x mirrored
+        back in the crop, left and right keypoints swapped back, world x negated. Not gated by presence (its
+        score is evidence whatever it is); None when an output is not finite.
+
+        A person's pose is much the same seen in a mirror, while a pose read into furniture or stones often
+        changes (docs/presence.md, "Evidence: photos"); pose validity judges photos with it. Never part of the
+        MediaPipe-equal output: the engine computes it only when asked to (`PoseEngine(mirror=True)`, photos).
+        """
+        t0 = time.perf_counter()
+        outputs = self.backend.run(np.ascontiguousarray(tensor[:, :, ::-1]))
+        self.last_invoke_ms = (time.perf_counter() - t0) * 1e3
+        presence = float(outputs[self._out["presence"]].reshape(-1)[0])
+        lm = decode_landmarks(outputs[self._out["landmarks"]])
+        lm = refine_from_heatmap(lm, outputs[self._out["heatmap"]], self.heatmap_kernel)
+        lm[:, 0] = np.float32(1.0) - lm[:, 0]  # the flipped crop's x → the crop's own (whatever the letterbox)
+        lm = project_to_frame(lm, letterbox, roi)
+        world = outputs[self._out["world"]].reshape(NUM_MODEL_LANDMARKS, 3).astype(np.float32)  # a copy
+        world[:, 0] = -world[:, 0]
+        world = unrotate_world(world, roi.rotation)
+        keypoints, world = lm[:NUM_KEYPOINTS][_MIRRORED], world[:NUM_KEYPOINTS][_MIRRORED]
+        if not (np.isfinite(keypoints).all() and np.isfinite(world).all() and np.isfinite(presence)):
+            return None
+        return Pose(keypoints=np.ascontiguousarray(keypoints), world=np.ascontiguousarray(world), score=presence,
+                    roi=roi, aux=np.ascontiguousarray(lm[NUM_KEYPOINTS : NUM_KEYPOINTS + 2]))

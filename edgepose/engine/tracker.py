@@ -5,8 +5,9 @@ after tracking is lost; otherwise the ROI comes from the previous frame's smooth
 (MediaPipe Tasks' `num_poses`, edgepose.engine.tracks) the detector also runs while fewer than `max_poses` are
 tracked, every `detect_interval` frames, and its detections that overlap a tracked person are suppressed; each
 person gets one landmark invoke, their own smoother and a track id. In static mode the detector runs on every
-frame and nothing is smoothed. Smoothing plugs in through the `Smoother` protocol
-(edgepose.filters.pose_smoothing.PoseSmoother).
+frame and nothing is smoothed; with `mirror` (photos) the landmark model also runs on each person's mirrored
+crop, for pose validity (`FramePoses.mirrored`; the MediaPipe-equal poses are unchanged). Smoothing plugs in
+through the `Smoother` protocol (edgepose.filters.pose_smoothing.PoseSmoother).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class PoseEngine:
         max_poses: int = 1,
         detect_interval: int = 1,
         id_hold_seconds: float = 1.0,
+        mirror: bool = False,
     ) -> None:
         if isinstance(max_poses, bool) or not isinstance(max_poses, int) or max_poses < 1:
             raise ValueError(f"max_poses must be an integer >= 1, got {max_poses!r}")
@@ -74,12 +76,15 @@ class PoseEngine:
             raise ValueError(f"detect_interval must be an integer >= 1, got {detect_interval!r}")
         if not 0 <= id_hold_seconds < float("inf"):
             raise ValueError(f"id_hold_seconds must be a finite number >= 0, got {id_hold_seconds!r}")
+        if mirror and not static:
+            raise ValueError("mirror evidence is for photos: it needs static=True")
         self.detector = detector
         self.landmarks = landmarks
         self.static = static
         self.smoother = None if static else smoother
         self.max_poses = max_poses
         self.detect_interval = detect_interval
+        self.mirror = mirror
         # Each further person gets a copy of the smoother as it was before any frame.
         self._smoother_template = copy.deepcopy(self.smoother)
         self.stats = EngineStats()
@@ -106,7 +111,8 @@ class PoseEngine:
 
             smoother = PoseSmoother()  # the legacy graph's filters; the daemon passes its [smoothing]'s
         engine = cls(detector, landmarks, static=config.static, smoother=smoother, max_poses=config.max_poses,
-                     detect_interval=config.detect_interval, id_hold_seconds=config.id_hold_seconds)
+                     detect_interval=config.detect_interval, id_hold_seconds=config.id_hold_seconds,
+                     mirror=config.mirror_evidence)
         engine.precision = models.precision
         return engine
 
@@ -187,8 +193,9 @@ class PoseEngine:
             candidates += [(None, new[i], float(detections.scores[i])) for i in kept]
 
         scores: dict[int | None, float] = {}  # pose id → its track's detection score
+        mirrored: dict[int | None, Pose | None] = {}  # pose id → its pose on the mirrored crop (photos, `mirror`)
         for track, roi, score in candidates:
-            self._run_person(frame_rgb, track, roi, score, result, timestamp_ns, scores)
+            self._run_person(frame_rgb, track, roi, score, result, timestamp_ns, scores, mirrored)
 
         if len(self._tracks) > 1:
             # Two tracks that converged on one person: the younger (later in the list) is dropped.
@@ -205,16 +212,18 @@ class PoseEngine:
             self._tracks = []
         result.poses.sort(key=lambda p: p.id)
         result.track_scores = [scores[p.id] for p in result.poses]
+        if self.mirror:
+            result.mirrored = [mirrored[p.id] for p in result.poses]
         stats.frames_with_pose += bool(result.poses)
         stats.poses += len(result.poses)
         return self._finish(result, t_start)
 
     def _run_person(
         self, frame_rgb: npt.NDArray[np.uint8], track: Track | None, roi: Roi, score: float, result: FramePoses,
-        timestamp_ns: int, scores: dict[int | None, float],
+        timestamp_ns: int, scores: dict[int | None, float], mirrored: dict[int | None, Pose | None],
     ) -> None:
-        """One landmark invoke for one person; appends the pose (its detection score to `scores`) and, in video
-        mode, the track for the next frame."""
+        """One landmark invoke for one person; appends the pose (its detection score to `scores`; with `mirror`,
+        its mirrored pose to `mirrored`) and, in video mode, the track for the next frame."""
         width, height, timings, stats = result.width, result.height, result.timings_ms, self.stats
         t0 = time.perf_counter()
         tensor, letterbox = self.landmarks.input_tensor(frame_rgb, roi)
@@ -239,6 +248,10 @@ class PoseEngine:
             return
         if self.static:
             scores[len(result.poses)] = score
+            if self.mirror:
+                t0 = time.perf_counter()
+                mirrored[len(result.poses)] = self.landmarks.run_mirrored(tensor, letterbox, roi, width, height)
+                timings["mirror"] = timings.get("mirror", 0.0) + (time.perf_counter() - t0) * 1e3
             result.poses.append(dataclasses.replace(pose, id=len(result.poses)))
             return
         if track is None:

@@ -75,8 +75,9 @@ def mediapipe_predictions(args: argparse.Namespace, paths: list[Path]) -> list[n
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     samples = load_single_person(args.annotations)
-    engine = build_engine(engine_config(args, static=True))
-    # Photos: the validity stage's per-frame rules with the daemon's defaults, as `infer` applies them.
+    # Photos: the validity stage's per-frame rules with the daemon's defaults, as `infer` applies them (with the
+    # mirrored poses the person score uses).
+    engine = build_engine(engine_config(args, static=True, mirror=not args.no_validity))
     validity = validity_stage(Config(), static=True, enabled=not args.no_validity)
     acc = PckAccumulator(alpha=args.alpha)
     failures = []
