@@ -93,10 +93,9 @@ def frame_table(board: str, res: dict[str, dict[str, float]]) -> list[str]:
         c = choose_precision("auto", m, cpu)
         pairs.append((f"auto (detector {c.detector}, landmark {c.landmark})", m, c.detector, c.landmark))
     for label, m, det_form, lm_form in pairs:
-        lm = res.get(f"{m}/{lm_form}")
-        if lm is None:
+        lm, det = res.get(f"{m}/{lm_form}"), res.get(f"detector/{det_form}")
+        if lm is None or det is None:  # not counted (--only)
             continue
-        det = res[f"detector/{det_form}"]
         t = [estimate_ms(board, lm, n) for n in (1, 4)]
         d = [estimate_ms(board, det, n) for n in (1, 4)]
         rows.append(f"| {label} | {m} | {t[0]:.0f} | {t[0] + d[0]:.0f} | {t[1]:.0f} | {t[1] + d[1]:.0f} |")
