@@ -27,8 +27,8 @@ def add_engine_args(
     g = p.add_argument_group("pose engine")
     g.add_argument("--model", choices=COMPLEXITIES, default=default_model,
                    help=f"landmark model (default: {default_model})")  # fmt: skip
-    g.add_argument("--precision", choices=PRECISIONS, default=default_precision,
-                   help=f"model precision (default: {default_precision})")  # fmt: skip
+    g.add_argument("--precision", choices=(*PRECISIONS, "auto"), default=default_precision,
+                   help=f"model precision; auto: per stage, for this CPU (default: {default_precision})")  # fmt: skip
     g.add_argument("--backend", choices=("auto", "cpu", "edgetpu"), default="cpu", help="(default: cpu)")
     g.add_argument("--edgetpu-device", default=None, help="Edge TPU device: usb, usb:N, pci or pci:N")
     g.add_argument("--heatmap-kernel", type=int, choices=(7, 9), default=7,

@@ -20,7 +20,7 @@ from support.paths import REPO
 
 BOARD = os.environ.get("EDGEPOSE_AARCH64_BOARD", "")
 # What precision = "auto" must choose on each Pi for the lite model (edgepose.inference.cpu_choice, docs/pi.md).
-EXPECTED = {"pi4": ("float", "float"), "pi5": ("int8", "int8")}
+EXPECTED = {"pi4": ("float", "float"), "pi5": ("float", "int8")}
 FRAMES = 12
 
 pytestmark = pytest.mark.skipif(BOARD not in EXPECTED, reason="aarch64 stage only (EDGEPOSE_AARCH64_BOARD=pi4|pi5, "

@@ -4,7 +4,8 @@
 #   - the golden tests (tests/engine/test_goldens.py) and the int8 accuracy tests
 #     (tests/dev/models_build/test_int8_accuracy.py: the detector test and lite; full's and heavy's would triple the
 #     stage's emulated work (qemu runs about 60 million arm64 instructions a second here, docs/pi.md), and run
-#     on x86 in the main suite), by the arm64 Python inside the emulated CPU;
+#     on x86 in the main suite), and tests/inference/test_cpu_choice.py (what precision = "auto" picks on the
+#     emulated CPU, whose HWCAPs must agree with the cpuinfo text; seconds), by the arm64 Python inside it;
 #   - the daemon smoke test (tests/daemon/test_daemon_aarch64.py): the host's pytest starts a Mosquitto on a free
 #     loopback port, runs `edgepose run` under qemu with precision = "auto", checks what it published, stops it.
 # Without qemu, debootstrap or the network for a cold cache it says which and skips; with CI=true it fails.
@@ -28,9 +29,9 @@ int8_tests=(tests/dev/models_build/test_int8_accuracy.py::test_int8_detector_fin
 board_run() {
   local board=$1 rc=0
   {
-    echo "-- $board: golden and int8 accuracy tests under qemu"
+    echo "-- $board: golden, int8 accuracy and auto-choice tests under qemu"
     tools/aarch64/run.sh "$board" -m pytest -q -p no:cacheprovider -rs --durations=5 \
-      tests/engine/test_goldens.py "${int8_tests[@]}" || rc=1
+      tests/engine/test_goldens.py "${int8_tests[@]}" tests/inference/test_cpu_choice.py || rc=1
     echo "-- $board: daemon smoke test (edgepose run under qemu, real Mosquitto)"
     EDGEPOSE_AARCH64_BOARD="$board" "$py" -m pytest -q -p no:cacheprovider -rs \
       tests/daemon/test_daemon_aarch64.py || rc=1

@@ -3,6 +3,10 @@ milliseconds per frame on a Pi 4 / Pi 5 from them (cost model: tools/aarch64/cos
 
     python tools/aarch64/count_stages.py pi4 pi5 [--invokes 3] [--json out.json]
     python tools/aarch64/count_stages.py --from-json out.json     # the tables again, from saved counts
+    python tools/aarch64/count_stages.py pi4 pi5 --only detector/int8 --merge tools/aarch64/counts.json \
+        --json tools/aarch64/counts.json                          # re-count the forms whose file changed
+
+tools/aarch64/counts.json holds the counts behind docs/pi.md §4.
 
 Builds the TCG plugin (tools/aarch64/plugin/insn_classes.c) with the host's C compiler, and runs
 tools/aarch64/guest_invoke.py under Debian's dynamic qemu-aarch64 (the static one cannot load plugins) in the
@@ -26,6 +30,7 @@ sys.path.insert(0, str(HERE))
 
 from cost_model import CORES, bottleneck, estimate_ms  # noqa: E402
 
+from edgepose.inference.cpu_choice import choose_precision, parse_cpuinfo  # noqa: E402
 from edgepose.model_files import default_models_dir, landmark_model_for  # noqa: E402
 
 STAGES = ("detector", "lite", "full", "heavy")
@@ -51,11 +56,12 @@ def build_plugin(out_dir: Path) -> Path:
     return lib
 
 
-def count(board: str, models_dir: Path, invokes: int, plugin: Path, work: Path) -> dict[str, dict[str, float]]:
-    """{form: {class: instructions per invoke}} for one board."""
+def count(board: str, models_dir: Path, invokes: int, plugin: Path, work: Path,
+          only: frozenset[str] | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+    """{form: {class: instructions per invoke}} for one board (the forms named in `only`, if given)."""
     out = work / f"counts-{board}.txt"
     env = {**os.environ, "QEMU": "qemu-aarch64", "QEMU_EXTRA_ARGS": f"-plugin {plugin},out={out}"}
-    items = [f"{k}={v}" for k, v in forms(models_dir, board).items()]
+    items = [f"{k}={v}" for k, v in forms(models_dir, board).items() if only is None or k in only]
     proc = subprocess.run([str(HERE / "run.sh"), board, str(HERE / "guest_invoke.py"), "--models-dir",
                            str(models_dir), "--invokes", str(invokes), *items],
                           env=env, capture_output=True, text=True, check=False)  # fmt: skip
@@ -76,18 +82,23 @@ def count(board: str, models_dir: Path, invokes: int, plugin: Path, work: Path) 
 
 
 def frame_table(board: str, res: dict[str, dict[str, float]]) -> list[str]:
-    """Estimated ms per frame for each precision x model: tracked (landmark model only) and with the detector."""
+    """Estimated ms per frame for each precision x model: tracked (landmark model only) and with the detector;
+    last, what `precision = "auto"` picks on the board's cpuinfo (tools/aarch64/cpuinfo/)."""
     rows = ["| precision | model | tracked frame, 1 thread | with detector, 1 thread | tracked, 4 threads |"
             " with detector, 4 threads |", "|---|---|---|---|---|---|"]
-    for prec in ("float", "fp16", "int8"):
-        det = res["detector/int8" if prec == "int8" else "detector/float"]  # the detector has no fp16 form
-        for m in STAGES[1:]:
-            lm = res.get(f"{m}/{prec}")
-            if lm is None:
-                continue
-            t = [estimate_ms(board, lm, n) for n in (1, 4)]
-            d = [estimate_ms(board, det, n) for n in (1, 4)]
-            rows.append(f"| {prec} | {m} | {t[0]:.0f} | {t[0] + d[0]:.0f} | {t[1]:.0f} | {t[1] + d[1]:.0f} |")
+    cpu = parse_cpuinfo((HERE / "cpuinfo" / f"{board}.txt").read_text(), "aarch64")
+    pairs = [(prec, m, "int8" if prec == "int8" else "float", prec)  # the detector has no fp16 form
+             for prec in ("float", "fp16", "int8") for m in STAGES[1:]]
+    for m in STAGES[1:]:
+        c = choose_precision("auto", m, cpu)
+        pairs.append((f"auto (detector {c.detector}, landmark {c.landmark})", m, c.detector, c.landmark))
+    for label, m, det_form, lm_form in pairs:
+        lm, det = res.get(f"{m}/{lm_form}"), res.get(f"detector/{det_form}")
+        if lm is None or det is None:  # not counted (--only)
+            continue
+        t = [estimate_ms(board, lm, n) for n in (1, 4)]
+        d = [estimate_ms(board, det, n) for n in (1, 4)]
+        rows.append(f"| {label} | {m} | {t[0]:.0f} | {t[0] + d[0]:.0f} | {t[1]:.0f} | {t[1] + d[1]:.0f} |")
     return rows
 
 
@@ -98,15 +109,26 @@ def main() -> None:
     p.add_argument("--models-dir", type=Path, default=default_models_dir())
     p.add_argument("--json", type=Path, help="write the counts and estimates here")
     p.add_argument("--from-json", type=Path, help="no counting: print the tables of counts written by --json")
+    p.add_argument("--only", nargs="+", metavar="FORM", help="count only these forms (e.g. detector/int8)")
+    p.add_argument("--merge", type=Path, help="counts written by --json: the forms counted now replace theirs")
     args = p.parse_args()
     if unknown := set(args.boards) - set(CORES):
         p.error(f"unknown board {', '.join(sorted(unknown))}; choose from {', '.join(sorted(CORES))}")
+    only = frozenset(args.only) if args.only else None
+    if only and (unknown := only - {f for b in args.boards for f in forms(args.models_dir, b)}):
+        p.error(f"unknown form {', '.join(sorted(unknown))}")
     if args.from_json:
         report = json.loads(args.from_json.read_text())
     else:
         with tempfile.TemporaryDirectory() as tmp:
             plugin = build_plugin(Path(tmp))
-            report = {b: count(b, args.models_dir, args.invokes, plugin, Path(tmp)) for b in args.boards}
+            report = {b: count(b, args.models_dir, args.invokes, plugin, Path(tmp), only) for b in args.boards}
+    if args.merge:
+        merged = json.loads(args.merge.read_text())
+        for board, res in report.items():
+            # The saved order (the tables' row order) is kept; new forms go last.
+            merged[board] = {**merged.get(board, {}), **res}
+        report = merged
     for board, res in report.items():
         core = CORES[board]
         print(f"\n{core.board} ({core.name}, {core.ghz} GHz): millions of instructions per invoke by class, "

@@ -107,6 +107,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "torso": TORSO_DEFINITION,
         "model": args.model,
         "precision": args.precision,
+        "precision_stages": {"detector": engine.precision.detector, "landmark": engine.precision.landmark}
+        if engine.precision else None,
         "images": len(samples),
         "persons_scored": acc.persons,
         "persons_without_torso": acc.skipped_no_torso,
