@@ -76,13 +76,13 @@ def test_int8_detector_finds_people_on_the_same_photos(shared_data: Path) -> Non
 @pytest.mark.parametrize("model", ["lite", "full", "heavy"])
 def test_auto_forms_on_each_pi_meet_the_criterion(shared_data: Path, monkeypatch: pytest.MonkeyPatch, board: str,
                                                   model: str) -> None:  # fmt: skip
-    import edgepose.engine.tracker as tracker
+    import edgepose.inference.loading as loading
 
     cpu = parse_cpuinfo((REPO / "tools/aarch64/cpuinfo" / f"{board}.txt").read_text(), "aarch64")
     choice = choose_precision("auto", model, cpu)
     if "int8" not in (choice.detector, choice.landmark):
         pytest.skip(f"auto runs {choice.detector}/{choice.landmark} on {board}: no int8 stage")
-    monkeypatch.setattr(tracker, "host_cpu", lambda: cpu)  # the Pi's cpuinfo, this CPU's kernels
+    monkeypatch.setattr(loading, "host_cpu", lambda: cpu)  # the Pi's cpuinfo, this CPU's kernels
     q = pck(shared_data, model, "auto")
     assert q["precision_stages"] == {"detector": choice.detector, "landmark": choice.landmark}
     print(f"{board} {model}: auto {choice.detector}/{choice.landmark} {q['overall']:.2f}, "
