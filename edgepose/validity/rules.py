@@ -44,7 +44,6 @@ class Geometry:
     """One pose's measurements, in pixels of the frame."""
 
     extent: float  # the larger side of the keypoint box, over the frame height
-    torso_px: float  # mid-shoulder to mid-hip
     limb_ratio: float  # the largest bone / (torso × its human ratio)
     shoulder_ratio: float  # shoulder width / torso length
     torso_visibility: float  # mean visibility of the shoulders or of the hips, whichever is higher
@@ -98,7 +97,6 @@ def measure(kp: F32, width: int, height: int) -> list[Geometry]:
         vis = v[66:]  # shoulders, then hips
         geometry = Geometry(
             extent=_max((x1 - x0) * w, (y1 - y0) * h) / h,  # the visible part of the body
-            torso_px=torso,
             limb_ratio=limb / safe,
             shoulder_ratio=shoulders / safe,
             # The better seen pair, shoulders or hips: at a desk the hips are hidden or out of the frame.
@@ -108,12 +106,6 @@ def measure(kp: F32, width: int, height: int) -> list[Geometry]:
         )
         out.append(geometry)
     return out
-
-
-def boxes(kp: F32) -> F32:
-    """(N, 4) keypoint boxes x0, y0, x1, y1, normalised and clipped to the frame."""
-    xy = np.minimum(np.maximum(kp[:, :, :2], np.float32(0.0)), np.float32(1.0))
-    return np.concatenate([xy.min(axis=1), xy.max(axis=1)], axis=1)
 
 
 def hip_centres(kp: F32) -> F32:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgepose import __version__
+from edgepose.model_files import sha256_file
 from edgepose.model_manifest import COMPILER_INPUT_SUFFIX, MANIFEST_NAME, Manifest, ModelEntry, load_manifest
 from edgepose_dev.models_build import calibration as cal
 from edgepose_dev.models_build.edgetpu_check import (
@@ -160,9 +161,9 @@ def build_models(
             et = check_edgetpu_form(part)
             entries[key] = ModelEntry(
                 file=final.name,
-                sha256=cal.file_sha256(part),
+                sha256=sha256_file(part),
                 size=part.stat().st_size,
-                source=_source_info(f"{name}.tflite", cal.file_sha256(float_dir / f"{name}.tflite")),
+                source=_source_info(f"{name}.tflite", sha256_file(float_dir / f"{name}.tflite")),
                 recipe=recipe.describe(),
                 float32_rewrite=rewrite_info[name],
                 verification={**verification, "io_types": {"inputs": ins, "outputs": outs}, "ops": op_counts(q)},
@@ -259,6 +260,22 @@ def _install(files: dict[Path, Path], out_dir: Path, manifest_json: str) -> None
         os.replace(part, final)
 
 
+def _compiler_input_entry(base: ModelEntry, path: Path, file: str, recipe: dict, verification: dict) -> ModelEntry:
+    """The manifest entry of a file made from `base` without quantizing again (the detector's Edge TPU rewrite, a
+    part of the split landmark model): `base`'s source and float rewrite, its recipe plus `recipe`, and the op
+    versions the TF converter sets (edgetpu_split.with_converter_op_versions)."""
+    return ModelEntry(
+        file=file,
+        sha256=sha256_file(path),
+        size=path.stat().st_size,
+        source=base.source,
+        recipe={**base.recipe, **recipe, "op_versions": "as the TF converter sets them"},
+        float32_rewrite=base.float32_rewrite,
+        verification=verification,
+        edgetpu=_edgetpu_info(check_edgetpu_form(path)),
+    )
+
+
 def _edgetpu_info(et) -> dict:
     return {
         "compilable": et.compilable,
@@ -285,17 +302,9 @@ def _edgetpu_detector(cpu_part: Path, cpu: ModelEntry, tmp: Path, samples) -> tu
         ya, yb = a(x), b(x)
         if any(not np.array_equal(ya[k], yb[k]) for k in ya):
             raise ModelBuildError(f"the Edge TPU rewrite of {cpu.file} changes its outputs; nothing was replaced")
-    return ModelEntry(
-        file=f"{EDGETPU_SRC_DIR}/{cpu.file}",
-        sha256=cal.file_sha256(part),
-        size=part.stat().st_size,
-        source=cpu.source,
-        recipe={**cpu.recipe, "edgetpu_rewrite": f"{replaced} DEPTH_TO_SPACE as TRANSPOSE_CONV",
-                "op_versions": "as the TF converter sets them"},
-        float32_rewrite=cpu.float32_rewrite,
-        verification={"bit_identical_to": cpu.file, "inputs": len(inputs)},
-        edgetpu=_edgetpu_info(check_edgetpu_form(part)),
-    ), part
+    return _compiler_input_entry(cpu, part, f"{EDGETPU_SRC_DIR}/{cpu.file}",
+                                 {"edgetpu_rewrite": f"{replaced} DEPTH_TO_SPACE as TRANSPOSE_CONV"},
+                                 {"bit_identical_to": cpu.file, "inputs": len(inputs)}), part
 
 
 def compiler_inputs(out_dir: Path, manifest: Manifest) -> tuple[Path, list[Path]]:
@@ -342,18 +351,10 @@ def edgetpu_split(name: str, mixed_part: Path, mixed: ModelEntry, tmp: Path,
     out = {}
     for part, path in paths.items():
         rel = str(path.relative_to(tmp / "split"))
-        out[SPLIT_KEYS[part].format(name=name)] = (ModelEntry(
-            file=rel,
-            sha256=cal.file_sha256(path),
-            size=path.stat().st_size,
-            source=mixed.source,
-            recipe={**mixed.recipe, "edgetpu_split": f"{part} of {mixed.file} (segmentation output pruned)",
-                    "op_versions": "as the TF converter sets them"},
-            float32_rewrite=mixed.float32_rewrite,
-            verification={"chain_bit_identical_to": mixed.file, "inputs": len(inputs),
-                          "body_inputs": list(split.body_inputs), "body_outputs": list(split.body_outputs)},
-            edgetpu=_edgetpu_info(check_edgetpu_form(path)),
-        ), path)  # fmt: skip
+        out[SPLIT_KEYS[part].format(name=name)] = (_compiler_input_entry(
+            mixed, path, rel, {"edgetpu_split": f"{part} of {mixed.file} (segmentation output pruned)"},
+            {"chain_bit_identical_to": mixed.file, "inputs": len(inputs), "body_inputs": list(split.body_inputs),
+             "body_outputs": list(split.body_outputs)}), path)  # fmt: skip
     return out
 
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgepose.model_files import sha256_file as file_sha256
+from edgepose.model_files import sha256_file
 from edgepose_dev.models_build.errors import ModelBuildError
 
 F32 = npt.NDArray[np.float32]
@@ -41,7 +41,7 @@ class CalibrationSource:
         """Hash of (relative path, file sha256) of every file plus the sampling settings."""
         h = hashlib.sha256(f"video_stride={self.video_stride}\n".encode())
         for f in self.files:
-            h.update(f"{_rel(f, self.root)}\t{file_sha256(f)}\n".encode())
+            h.update(f"{_rel(f, self.root)}\t{sha256_file(f)}\n".encode())
         return h.hexdigest()
 
 
