@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgepose.config import ConfigError, EngineConfig
+from edgepose.commands.config import read_config
+from edgepose.config import Config, ConfigError, EngineConfig
 from edgepose.engine.tracker import PoseEngine
 from edgepose.errors import EXIT_CONFIG, EXIT_DATAERR, EXIT_NOINPUT, CommandError, EdgeposeError
 from edgepose.io.frames import FrameError, to_rgb_uint8
@@ -53,6 +55,18 @@ def add_device_engine_args(p: argparse.ArgumentParser) -> None:
     """The engine options with the daemon's defaults (config.py), i.e. the files a deployed device has: a
     device carries only the int8 models (deploy.sh ships no float/)."""
     add_engine_args(p, default_precision=EngineConfig.precision, default_model=EngineConfig.model)
+
+
+def add_validity_config_arg(p: argparse.ArgumentParser) -> None:
+    """`--config FILE`: the daemon configuration whose [validity] settings and zones the command applies."""
+    p.add_argument("--config", metavar="FILE", default=os.environ.get("EDGEPOSE_CONFIG"),
+                   help="daemon TOML configuration whose [validity] settings and [[zones]] apply, as on the device "
+                        "(default: $EDGEPOSE_CONFIG, else built-in defaults; the engine comes from the options)")
+
+
+def validity_settings(args: argparse.Namespace) -> Config:
+    """The configuration the command's validity stage is built from (`--config`, validated; exit 78 if invalid)."""
+    return read_config(getattr(args, "config", None))
 
 
 def engine_config(args: argparse.Namespace, *, static: bool = False, mirror: bool = False) -> EngineConfig:

@@ -14,14 +14,15 @@ from edgepose.commands.common import (
     InputFrame,
     add_device_engine_args,
     add_edgetpu_form_arg,
+    add_validity_config_arg,
     build_engine,
     engine_config,
     expand_sources,
     is_video,
     read_image,
     read_video,
+    validity_settings,
 )
-from edgepose.config import Config
 from edgepose.daemon.pipeline import accepted_only, validity_stage
 from edgepose.engine.tracker import PoseEngine
 from edgepose.errors import EXIT_OK
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--out", type=Path, default=None, help="write JSON Lines here instead of standard output")
     p.add_argument("--max-frames", type=int, default=None, help="stop each video after N frames")
     p.add_argument("--no-validity", action="store_true", help="show the raw engine (no pose-validity stage)")
+    add_validity_config_arg(p)
     p.set_defaults(func=run)
 
 
@@ -45,15 +47,16 @@ def frame_record(item: InputFrame, result_dict: dict[str, Any]) -> dict[str, Any
 
 def run(args: argparse.Namespace) -> int:
     enabled = not args.no_validity
+    settings = validity_settings(args)  # checked before any model loads
     config = engine_config(args, static=args.static, mirror=enabled)
     tracker = build_engine(config)
     # Separate photos are never tracked: one static engine serves them, sharing the tracker's models; with
     # validity it also computes the mirrored poses the person score judges photos with.
     photo_engine = PoseEngine(tracker.detector, tracker.landmarks, static=True, max_poses=config.max_poses,
                               mirror=enabled)
-    # The daemon's validity stage with its default thresholds (photos: the per-frame rules only).
-    video_validity = validity_stage(Config(), static=args.static, enabled=enabled)
-    photo_validity = validity_stage(Config(), static=True, enabled=enabled)
+    # The daemon's validity stage with the configuration's thresholds and zones (photos: the per-frame rules only).
+    video_validity = validity_stage(settings, static=args.static, enabled=enabled)
+    photo_validity = validity_stage(settings, static=True, enabled=enabled)
     out: IO[str] = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
     failures: list[str] = []
     status = EXIT_OK  # of the first failed input: 66 no such file, 65 not an image or video

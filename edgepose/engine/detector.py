@@ -136,7 +136,7 @@ class PoseDetector:
             {"boxes": shape_is(1, NUM_ANCHORS, NUM_COORDS), "scores": shape_is(1, NUM_ANCHORS, 1)},
             "pose detector",
         )
-        self._convert = InputConverter(backend.inputs[0], *INPUT_RANGE)
+        self._convert = InputConverter(backend.inputs[0], *INPUT_RANGE, model=backend.path)
 
     def detect(self, image_rgb: npt.NDArray[np.uint8]) -> Detections:
         # detector_input, in the model's own input type (float32, or int8 for an int8 model).

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edgepose.inference.backends.base import TensorSpec
+from edgepose.inference.backends.base import BackendError, TensorSpec
 from edgepose.pose import Roi
 
 U8 = npt.NDArray[np.uint8]
@@ -94,13 +94,15 @@ class InputConverter:
     quantized values straight from the bytes through one 256-entry table. That equals `spec.quantize(to_float(...))`
     bit for bit (the table is made by exactly that), at a third of the cost and without a float copy."""
 
-    def __init__(self, spec: TensorSpec, low: float, high: float) -> None:
+    def __init__(self, spec: TensorSpec, low: float, high: float, model: object = "model") -> None:
+        """`model` names the file in the error a wrong input type gives (BackendError, exit 66)."""
         self.low, self.high = low, high
         self.dtype = spec.dtype
         self._table: U8 | None = None
         if spec.quantized:
             if spec.dtype.itemsize != 1:
-                raise ValueError(f"quantized input of type {spec.dtype} (expected int8 or uint8)")
+                raise BackendError(f"{model}: quantized input of type {spec.dtype} (expected int8 or uint8): "
+                                   "not a model of this pipeline")
             every_byte = np.arange(256, dtype=np.uint8).reshape(1, 1, 256)
             # cv2.LUT maps uint8 → uint8: keep the quantized values' bit patterns, view them back afterwards.
             self._table = spec.quantize(to_float(every_byte, low, high)).reshape(256).view(np.uint8)

@@ -182,7 +182,7 @@ class LandmarkModel:
         # The mask size differs between model builds (128² or 256²): read it from the model.
         masks = [i for i, s in enumerate(backend.outputs) if is_mask_output(s.shape)]
         self._mask = masks[0] if masks else None
-        self._convert = InputConverter(backend.inputs[0], *INPUT_RANGE)
+        self._convert = InputConverter(backend.inputs[0], *INPUT_RANGE, model=backend.path)
 
     def input_tensor(self, image_rgb: npt.NDArray[np.uint8], roi: Roi) -> tuple[npt.NDArray[Any], Letterbox]:
         """`landmark_input` in the model's own input type (float32, or int8 for an int8 model)."""

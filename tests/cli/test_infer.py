@@ -104,3 +104,26 @@ def test_max_poses_lines_carry_track_ids(shared_data: Path) -> None:
     bad = infer(shared_data / "videos/two_people_hug.mp4", "--max-poses", "0")
     assert bad.returncode == 78
     assert bad.stderr.strip().splitlines()[-1].endswith("--max-poses: 0 is out of range; allowed: 1 to 16")
+
+
+def test_config_file_gives_the_daemons_validity_settings(tmp_path: Path) -> None:
+    photo = skimage_photo("astronaut.png")
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[validity]\nmin_pose_score = 1.0\n")  # no pose scores 1: every pose is rejected
+    plain = infer(photo, "--model", "lite", "--precision", "float")
+    assert plain.returncode == 0, plain.stderr
+    assert len(records(plain.stdout)[0]["poses"]) == 1
+    proc = infer(photo, "--model", "lite", "--precision", "float", "--config", strict)
+    assert proc.returncode == 0, proc.stderr
+    frame, summary = records(proc.stdout)
+    assert frame["poses"] == [] and summary["summary"]["validity_rejected"] == {"score": 1}
+    off = infer(photo, "--model", "lite", "--precision", "float", "--config", strict, "--no-validity")
+    assert len(records(off.stdout)[0]["poses"]) == 1
+
+
+def test_invalid_config_file_is_one_line_before_any_model_loads(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[zones]]\nname = "tv"\nkind = "mask"\npolygon = [[0, 0], [1, 0]]\n')
+    proc = infer(skimage_photo("astronaut.png"), "--config", bad, "--models-dir", tmp_path / "no-models")
+    assert proc.returncode == 78 and proc.stdout == ""
+    assert "zones.tv" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

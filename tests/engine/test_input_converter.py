@@ -54,3 +54,11 @@ def test_engine_stages_equal_the_float_tensor_path(precision: str) -> None:
     assert a is not None and b is not None
     np.testing.assert_array_equal(a.keypoints, b.keypoints)
     np.testing.assert_array_equal(a.world, b.world)
+
+
+def test_quantized_input_of_another_width_names_the_model() -> None:
+    from edgepose.inference.backends.base import BackendError, TensorSpec
+
+    spec = TensorSpec(0, "input", (1, 224, 224, 3), np.dtype(np.int16), 0.01, 0)  # a 16x8 model's input
+    with pytest.raises(BackendError, match=r"odd\.tflite: quantized input of type int16 \(expected int8 or uint8\)"):
+        InputConverter(spec, -1.0, 1.0, model="odd.tflite")

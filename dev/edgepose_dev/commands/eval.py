@@ -14,11 +14,12 @@ from edgepose.commands.common import (
     InputError,
     add_edgetpu_form_arg,
     add_engine_args,
+    add_validity_config_arg,
     build_engine,
     engine_config,
     read_image,
+    validity_settings,
 )
-from edgepose.config import Config
 from edgepose.daemon.pipeline import accepted_only, validity_stage
 from edgepose.errors import EXIT_DATAERR, EXIT_NOINPUT, EXIT_OK, EXIT_UNAVAILABLE, CommandError, EdgeposeError
 from edgepose.model_files import COMPLEXITIES
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--against", choices=("mediapipe",), default=None,
                    help="also score MediaPipe's legacy Pose on the same images (reference venv)")
     p.add_argument("--no-validity", action="store_true", help="score the raw engine (no pose-validity stage)")
+    add_validity_config_arg(p)
     p.set_defaults(func=run)
 
 
@@ -75,10 +77,11 @@ def mediapipe_predictions(args: argparse.Namespace, paths: list[Path]) -> list[n
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     samples = load_single_person(args.annotations)
-    # Photos: the validity stage's per-frame rules with the daemon's defaults, as `infer` applies them (with the
-    # mirrored poses the person score uses).
+    # Photos: the validity stage's per-frame rules with the configuration's settings (`--config`), as `infer`
+    # applies them (with the mirrored poses the person score uses).
+    settings = validity_settings(args)
     engine = build_engine(engine_config(args, static=True, mirror=not args.no_validity))
-    validity = validity_stage(Config(), static=True, enabled=not args.no_validity)
+    validity = validity_stage(settings, static=True, enabled=not args.no_validity)
     acc = PckAccumulator(alpha=args.alpha)
     failures = []
     scored: list[tuple[Path, np.ndarray]] = []
