@@ -150,7 +150,14 @@ def build_models(
         for key, name, recipe in jobs:
             say(f"[3/4] quantize {name} ({recipe.name})")
             samples = cset.detector if name == DETECTOR else cset.landmark
+            if recipe.bias_correction is not None:
+                recipe.bias_correction.inputs(samples)  # no calibration frames: fails before quantizing
             q = quantize_model(rewritten[name].read_bytes(), cal.as_signature_data(samples), recipe)
+            described = recipe.describe()
+            if recipe.bias_correction is not None:
+                say(f"      bias correction ({recipe.bias_correction.describe()})")
+                q, described["bias_correction"] = recipe.bias_correction.apply(
+                    rewritten[name].read_bytes(), q, samples, say)
             final = out_dir / (f"{name}_int8.tflite" if recipe.name == "int8" else f"{name}_int8_mixed.tflite")
             part = tmp / final.name  # staged outside models/ until everything is verified
             part.write_bytes(q)
@@ -164,7 +171,7 @@ def build_models(
                 sha256=sha256_file(part),
                 size=part.stat().st_size,
                 source=_source_info(f"{name}.tflite", sha256_file(float_dir / f"{name}.tflite")),
-                recipe=recipe.describe(),
+                recipe=described,
                 float32_rewrite=rewrite_info[name],
                 verification={**verification, "io_types": {"inputs": ins, "outputs": outs}, "ops": op_counts(q)},
                 edgetpu=_edgetpu_info(et),

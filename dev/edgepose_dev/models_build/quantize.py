@@ -28,6 +28,7 @@ from edgepose.inference.tflite_schema import (
     tensor_name,
     tensor_type_names,
 )
+from edgepose_dev.models_build.bias_correction import BiasCorrection
 from edgepose_dev.models_build.errors import ModelBuildError
 
 RECIPES = ("int8", "int8_mixed")
@@ -59,6 +60,8 @@ class Recipe:
     ranges: str = "moving_average"
     # Detector: the score logits' int8 range ([-r, r], `score_head_tensors`) instead of the calibrated one.
     score_logit_range: float | None = None
+    # Detector: empirical bias correction after quantizing (bias_correction.py); None = off.
+    bias_correction: BiasCorrection | None = None
 
     def describe(self) -> dict[str, object]:
         return {
@@ -66,6 +69,7 @@ class Recipe:
             "weights": "int8 symmetric, per output channel",
             "activations": f"int8 asymmetric, per tensor (min/max calibration, ranges: {self.ranges})",
             "score_logit_range": self.score_logit_range,
+            "bias_correction": None if self.bias_correction is None else self.bias_correction.describe(),
             "int16_activation_layers": list(self.int16_layers),
             "float_layers": len(self.float_layers),
             "notes": list(self.notes),
