@@ -145,8 +145,9 @@ are."""
     f_sum = {c.tensor: np.zeros(c.bias_scale.size) for c in convs}
     f_cnt = {c.tensor: np.zeros(c.bias_scale.size) for c in convs}
     masks_ref: dict[str, list[F32]] = {c.tensor: [] for c in convs if c.clip is not None}
+    wanted = {c.tensor for c in convs}
     for x in inputs:
-        tf = _run(fi, x)
+        tf = _run(fi, x, only=wanted)
         for c in convs:
             s, n = _channel_sums(tf[c.tensor], c.clip, tf[c.tensor])
             f_sum[c.tensor] += s
