@@ -220,3 +220,51 @@ class BiasCorrection:
         out, report = correct_biases(float32_model, int8_model, self.inputs(samples), classifier, self.mode,
                                      () if self.classifier else heads, progress)  # fmt: skip
         return out, {**self.describe(), **report.describe()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m edgepose_dev.models_build.bias_correction OUT [--int8 FILE] [--frames N] [--mode M]
+    [--classifier inside|all|none]: a corrected detector from the build's calibration set (the variants of
+    docs/int8.md; `inside` = the build's, `all` = classifier convs measured on every position, `none` = left)."""
+    import argparse
+    import tempfile
+    from pathlib import Path
+
+    from edgepose.model_files import default_models_dir
+    from edgepose_dev.models_build import calibration as cal
+    from edgepose_dev.models_build.build import _shared_data
+    from edgepose_dev.models_build.float32 import rewrite_float32
+    from edgepose_dev.models_build.model_bytes import read_model_bytes
+    from edgepose_dev.models_build.quantize import DETECTOR_SCORE_LOGIT_RANGE, score_head_tensors
+
+    ap = argparse.ArgumentParser(prog="python -m edgepose_dev.models_build.bias_correction")
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--int8", type=Path, default=default_models_dir() / "pose_detection_int8.tflite")
+    ap.add_argument("--frames", type=int, default=32, help="0 = all detector samples")
+    ap.add_argument("--mode", choices=MODES, default="sequential")
+    ap.add_argument("--classifier", choices=("inside", "all", "none"), default="inside")
+    a = ap.parse_args(argv)
+    shared = _shared_data()
+    if shared is None:
+        raise SystemExit("bias_correction: no shared data directory (../shared/data or EDGEPOSE_TEST_DATA)")
+    float_dir = default_models_dir() / "float"
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for name in ("pose_detection", "pose_landmark_full"):
+            paths[name] = Path(tmp) / f"{name}.tflite"
+            paths[name].write_bytes(rewrite_float32(read_model_bytes(float_dir / f"{name}.tflite"))[0])
+        cset = cal.build_calibration_set(cal.default_source(shared), paths["pose_detection"],
+                                         paths["pose_landmark_full"])  # fmt: skip
+        f32 = paths["pose_detection"].read_bytes()
+        heads = score_head_tensors(f32)
+        inputs = BiasCorrection(a.frames, a.mode).inputs(cset.detector)
+        classifier = {t: DETECTOR_SCORE_LOGIT_RANGE for t in heads} if a.classifier == "inside" else {}
+        out, report = correct_biases(f32, read_model_bytes(a.int8), inputs, classifier, a.mode,
+                                     heads if a.classifier == "none" else (), print)  # fmt: skip
+    a.out.write_bytes(out)
+    print(f"{a.out}: {report.describe()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
