@@ -19,6 +19,7 @@ from edgepose import __version__
 from edgepose.model_files import sha256_file
 from edgepose.model_manifest import COMPILER_INPUT_SUFFIX, MANIFEST_NAME, Manifest, ModelEntry, load_manifest
 from edgepose_dev.models_build import calibration as cal
+from edgepose_dev.models_build.bias_correction import BiasCorrection
 from edgepose_dev.models_build.edgetpu_check import (
     check_edgetpu_form,
     compiler_available,
@@ -90,9 +91,11 @@ def build_models(
     models: tuple[str, ...] = (DETECTOR, *LANDMARKS),
     shared_data: Path | None = None,
     mixed: tuple[str, ...] = MIXED_MODELS,
+    detector_bias_correction: BiasCorrection | None = None,
 ) -> Manifest:
     """Build `<out_dir>/<name>_int8.tflite` for each of `models` (and `<name>_int8_mixed.tflite` for the landmark
-    models in `mixed`: float stem/heads, CPU only) and `<out_dir>/manifest.json`."""
+    models in `mixed`: float stem/heads, CPU only) and `<out_dir>/manifest.json`. `detector_bias_correction`:
+    the detector recipe's bias-correction step (off by default; `quantize.DETECTOR_BIAS_CORRECTION`)."""
     say = progress or (lambda _msg: None)
     float_dir, out_dir = Path(float_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -143,14 +146,22 @@ def build_models(
         staged: dict[str, Path] = {}
         entries: dict[str, ModelEntry] = {}
         held_out = _held_out(shared)
-        jobs = [(name, name, detector_recipe() if name == DETECTOR else Recipe("int8")) for name in models]
+        det_recipe = detector_recipe(detector_bias_correction)
+        jobs = [(name, name, det_recipe if name == DETECTOR else Recipe("int8")) for name in models]
         for name in models:
             if name in mixed:
                 jobs.append((f"{name}_mixed", name, mixed_recipe(name, rewritten[name].read_bytes())))
         for key, name, recipe in jobs:
             say(f"[3/4] quantize {name} ({recipe.name})")
             samples = cset.detector if name == DETECTOR else cset.landmark
+            if recipe.bias_correction is not None:
+                recipe.bias_correction.inputs(samples)  # no calibration frames: fails before quantizing
             q = quantize_model(rewritten[name].read_bytes(), cal.as_signature_data(samples), recipe)
+            described = recipe.describe()
+            if recipe.bias_correction is not None:
+                say(f"      bias correction ({recipe.bias_correction.describe()})")
+                q, described["bias_correction"] = recipe.bias_correction.apply(
+                    rewritten[name].read_bytes(), q, samples, say)
             final = out_dir / (f"{name}_int8.tflite" if recipe.name == "int8" else f"{name}_int8_mixed.tflite")
             part = tmp / final.name  # staged outside models/ until everything is verified
             part.write_bytes(q)
@@ -164,7 +175,7 @@ def build_models(
                 sha256=sha256_file(part),
                 size=part.stat().st_size,
                 source=_source_info(f"{name}.tflite", sha256_file(float_dir / f"{name}.tflite")),
-                recipe=recipe.describe(),
+                recipe=described,
                 float32_rewrite=rewrite_info[name],
                 verification={**verification, "io_types": {"inputs": ins, "outputs": outs}, "ops": op_counts(q)},
                 edgetpu=_edgetpu_info(et),

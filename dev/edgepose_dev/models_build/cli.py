@@ -25,6 +25,9 @@ def register_build(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", default=None, metavar="MODEL",
                    choices=("pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy"),
                    help="rebuild only these models; the manifest keeps the other entries")
+    p.add_argument("--detector-bias-correction", action="store_true",
+                   help="correct the int8 detector's int32 biases by their mean per-channel error on 128 calibration "
+                   "frames (bias_correction.py; off by default, docs/int8.md)")
     p.add_argument("--edgetpu-inputs-only", action="store_true",
                    help="only make the Edge TPU compiler's inputs again from the built files (rewritten detector, "
                    "split landmark models; seconds, no quantization) and update the manifest")  # fmt: skip
@@ -40,6 +43,7 @@ def run_build(args: argparse.Namespace) -> int:
     except ImportError:  # pragma: no cover - model_files is part of the package
         default_models_dir = lambda: Path("models")  # noqa: E731
     from edgepose_dev.models_build.build import build_models, write_edgetpu_inputs
+    from edgepose_dev.models_build.quantize import DETECTOR_BIAS_CORRECTION
 
     models_dir = args.models_dir or default_models_dir()
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
@@ -55,6 +59,7 @@ def run_build(args: argparse.Namespace) -> int:
             models_dir / "float", models_dir, args.calibration, args.edgetpu,
             progress=say,
             **({"models": tuple(args.only)} if args.only else {}),
+            detector_bias_correction=DETECTOR_BIAS_CORRECTION if args.detector_bias_correction else None,
         )
     except ModelBuildError as e:
         raise CommandError(str(e), EXIT_DATAERR) from None

@@ -13,6 +13,7 @@ Forms: `float`; `int8` = what the CPU runs with `--precision int8` (int8 detecto
 file when it exists); `int8-full` = the int8 detector + the full-int8 landmark file; `edgetpu` = the Edge TPU
 form (`--edgetpu-form`: the compiler's inputs, i.e. the rewritten detector and the split landmark model, run on
 the CPU). `--detector FILE` replaces the int8 detector (to compare detector recipes; not with `edgetpu`).
+`--half even|odd`: only the negatives of even (odd) index in the sorted file list (choose on even, confirm on odd).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ FORMS = ("float", "int8", "int8-full", "edgetpu")
 LABELLED_PARTS = ("choose", "confirm", "photos")
 PARTS = (*LABELLED_PARTS, "negatives")
 _SPORTS_PREFIX = {"choose": "lsp/", "confirm": "parse/"}
+HALVES = ("even", "odd")
 
 
 class EvaluationError(EdgeposeError):
@@ -79,12 +81,15 @@ def part_samples(data: Path, part: str) -> tuple[Path, list[tuple[dict, np.ndarr
     return root, samples
 
 
-def negative_images(data: Path) -> list[Path]:
+def negative_images(data: Path, half: str | None = None) -> list[Path]:
+    """The person-free photos, sorted; `half` = "even" / "odd": those of even / odd index only."""
+    if half is not None and half not in HALVES:
+        raise EvaluationError(f"unknown half {half!r}; choose one of {', '.join(HALVES)}")
     d = data / "images" / "negatives"
     files = sorted(p for p in d.glob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"}) if d.is_dir() else []
     if not files:
         raise EvaluationError(f"no person-free photos under {d}")
-    return files
+    return files if half is None else files[HALVES.index(half) :: 2]
 
 
 def form_models_dir(models_dir: Path, model: str, form: str, tmp: Path, detector: Path | None = None) -> Path:
@@ -126,10 +131,10 @@ def _predict(engine: PoseEngine, path: Path) -> tuple[np.ndarray | None, int, in
 
 
 def evaluate_part(engine: PoseEngine, data: Path, part: str, limit: int | None = None,
-                  alpha: float = 0.2) -> PartResult:  # fmt: skip
-    """PCK and people found on a labelled part, or photos with a pose on the negatives."""
+                  alpha: float = 0.2, half: str | None = None) -> PartResult:  # fmt: skip
+    """PCK and people found on a labelled part, or photos with a pose on the negatives (`half`: one half)."""
     if part == "negatives":
-        files = negative_images(data)[:limit]
+        files = negative_images(data, half)[:limit]
         poses = 0
         for f in files:
             try:
@@ -151,7 +156,7 @@ def evaluate_part(engine: PoseEngine, data: Path, part: str, limit: int | None =
 
 def evaluate(models_dir: Path, data: Path, models: tuple[str, ...], forms: tuple[str, ...],
              parts: tuple[str, ...] = PARTS, limit: int | None = None, detector: Path | None = None,
-             threads: int | None = None) -> Iterator[dict]:  # fmt: skip
+             threads: int | None = None, half: str | None = None) -> Iterator[dict]:  # fmt: skip
     """One row per model × form: {model, form, seconds, <part>: PartResult as dict}."""
     with tempfile.TemporaryDirectory(prefix="edgepose-eval-") as tmp:
         for model in models:
@@ -160,8 +165,10 @@ def evaluate(models_dir: Path, data: Path, models: tuple[str, ...], forms: tuple
                 engine = engine_for(d, model, form, threads)
                 t0 = time.monotonic()
                 row: dict = {"model": model, "form": form}
+                if half is not None and "negatives" in parts:
+                    row["negatives_half"] = half
                 for part in parts:
-                    row[part] = asdict(evaluate_part(engine, data, part, limit))
+                    row[part] = asdict(evaluate_part(engine, data, part, limit, half=half))
                 row["seconds"] = round(time.monotonic() - t0, 1)
                 yield row
 
@@ -190,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="first N photos of each part (quick checks)")
     ap.add_argument("--detector", type=Path, default=None, help="int8 detector file to use instead of the shipped")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--half", choices=HALVES, default=None,
+                    help="negatives: only the even (choosing) or odd (confirming) half of the sorted list")
     ap.add_argument("--json", action="store_true", help="one JSON object per row")
     args = ap.parse_args(argv)
     data = args.data or shared_data()
@@ -203,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = tuple(args.part)
     try:
         for row in evaluate(args.models_dir or default_models_dir(), data, tuple(args.model), tuple(args.form),
-                            parts, args.limit, args.detector, args.threads):  # fmt: skip
+                            parts, args.limit, args.detector, args.threads, args.half):  # fmt: skip
             print(json.dumps(row) if args.json else format_row(row, parts), flush=True)
     except EvaluationError as e:
         print(f"evaluate: {e}", file=sys.stderr)

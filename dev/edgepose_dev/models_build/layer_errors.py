@@ -9,7 +9,7 @@ the layers where quantization loses information rather than the ones that merely
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +32,13 @@ class LayerError:
     int8_scale: float
 
 
-def _interp(path: Path):
+def _interp(model: Path | bytes):
+    """A LiteRT interpreter that keeps every intermediate tensor (a model file or its bytes)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
     it = Interpreter(
-        model_path=str(path),
+        **source,
         experimental_preserve_all_tensors=True,
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )
@@ -44,7 +46,8 @@ def _interp(path: Path):
     return it
 
 
-def _run(it, x: F32) -> dict[str, F32]:
+def _run(it, x: F32, only: Collection[str] | None = None) -> dict[str, F32]:
+    """Every float or quantized tensor after one invoke, dequantized, by name (`only`: just these names)."""
     d = it.get_input_details()[0]
     scale, zp = d["quantization"]
     if d["dtype"] != np.float32 and scale:
@@ -54,6 +57,8 @@ def _run(it, x: F32) -> dict[str, F32]:
     it.invoke()
     out = {}
     for t in it.get_tensor_details():
+        if only is not None and t["name"] not in only:
+            continue
         try:
             v = it.get_tensor(t["index"])
         except ValueError:

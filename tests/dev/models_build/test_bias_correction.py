@@ -1,0 +1,65 @@
+"""Empirical bias correction (bias_correction.py): only int32 biases change, deterministically, and it fixes a
+bias the int8 graph does not have; bad input fails in one line before any work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from support.paths import MODELS_DIR
+
+from edgepose.inference.tflite_schema import load_model_t, schema
+from edgepose_dev.models_build.bias_correction import BiasCorrection, correct_biases
+from edgepose_dev.models_build.errors import ModelBuildError
+from edgepose_dev.models_build.float32 import rewrite_float32
+from edgepose_dev.models_build.model_bytes import read_model_bytes
+from edgepose_dev.models_build.quantize import score_head_tensors
+
+
+@pytest.fixture(scope="module")
+def detector() -> tuple[bytes, bytes]:
+    float_path, int8_path = MODELS_DIR / "float" / "pose_detection.tflite", MODELS_DIR / "pose_detection_int8.tflite"
+    if not float_path.is_file() or not int8_path.is_file():
+        pytest.skip("detector files not present")
+    return rewrite_float32(read_model_bytes(float_path))[0], int8_path.read_bytes()
+
+
+def _buffers(data: bytes) -> list[np.ndarray]:
+    return [np.asarray(b.data if b.data is not None else [], dtype=np.uint8) for b in load_model_t(data).buffers]
+
+
+def _inputs(n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(1)
+    return [rng.uniform(-1.0, 1.0, (1, 224, 224, 3)).astype(np.float32) for _ in range(n)]
+
+
+def test_only_biases_change_and_the_result_is_deterministic(detector) -> None:
+    f32, q = detector
+    heads = score_head_tensors(f32)
+    a, report = correct_biases(f32, q, _inputs(2), {t: 8.0 for t in heads}, mode="one-shot")
+    b, _ = correct_biases(f32, q, _inputs(2), {t: 8.0 for t in heads}, mode="one-shot")
+    assert a == b
+    assert report.convs == 73 and report.classifier_convs == 3
+    model = load_model_t(a)
+    g = model.subgraphs[0]
+    bias_buffers = {int(g.tensors[int(op.inputs[2])].buffer) for op in g.operators
+                    if len(op.inputs) > 2 and op.inputs[2] >= 0
+                    and g.tensors[int(op.inputs[2])].type == schema().TensorType.INT32}  # fmt: skip
+    changed = {i for i, (x, y) in enumerate(zip(_buffers(q), _buffers(a), strict=True)) if not np.array_equal(x, y)}
+    assert changed and changed <= bias_buffers
+
+
+def test_leave_keeps_the_classifier_convs(detector) -> None:
+    f32, q = detector
+    heads = score_head_tensors(f32)
+    _, report = correct_biases(f32, q, _inputs(1), mode="one-shot", leave=heads)
+    assert report.convs == 70 and report.classifier_convs == 0
+
+
+def test_bad_input_is_one_line() -> None:
+    with pytest.raises(ModelBuildError, match="calibration frames"):
+        BiasCorrection().inputs([])
+    with pytest.raises(ModelBuildError, match="mode"):
+        BiasCorrection(mode="twice")
+    with pytest.raises(ModelBuildError, match="inputs"):
+        correct_biases(b"", b"", [])
+    assert len(BiasCorrection(frames=32).inputs(_inputs(1) * 100)) == 32
