@@ -62,7 +62,7 @@ def test_replay_events_match_labels(cfg: Config, clip: str) -> None:
     detail = f"{clip}: events {r['out']['events']}, score {s.to_dict()}"
     assert s.ok, detail
     assert s.enters == s.visits, detail
-    # The 1 % target (docs/presence.md: 1 of 2552 empty frames with a pose over all clips), on the clips with
+    # The 1 % target (docs/presence.md: 2 of 2552 empty frames with a pose over all clips), on the clips with
     # enough empty frames to say.
     if s.empty_frames >= 300:
         assert s.empty_frames_with_pose <= 0.01 * s.empty_frames, detail

@@ -28,8 +28,8 @@ def _part(shared: Path, model: str, form: str, part: str, tmp: Path):
     return result
 
 
-# Measured 2026-12-01 (docs/int8.md, "Large-set evaluation"): lite −0.82 (rebuilt on the default calibration set;
-# −0.66 before), full −0.93 (int8_mixed with a float stem, rebuilt), heavy −0.96 points.
+# Measured 2026-12-01 (docs/int8.md, "Large-set evaluation"): lite −0.66, full −0.93 (int8_mixed with a float
+# stem, rebuilt), heavy −0.96 points.
 @pytest.mark.parametrize("model", ["lite", "full", "heavy"])
 def test_int8_on_the_confirming_part_within_one_point_of_float(shared_data: Path, model: str, tmp_path) -> None:
     f = _part(shared_data, model, "float", "confirm", tmp_path)
@@ -53,7 +53,7 @@ def test_edgetpu_form_on_the_confirming_part_within_two_points_of_float(shared_d
     assert q.pck >= f.pck - 2.0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 open: int8 lite 57/609 vs float 17/609 (shipped before: 132)")
+@pytest.mark.xfail(strict=True, reason="issue 10 open: int8 lite 55/609 vs float 17/609 (shipped before: 132)")
 def test_int8_finds_no_more_poses_on_negatives_than_float(shared_data: Path, tmp_path) -> None:
     f = _part(shared_data, "lite", "float", "negatives", tmp_path)
     q = _part(shared_data, "lite", "int8", "negatives", tmp_path)
