@@ -53,7 +53,7 @@ class BiasCorrectionReport:
     mode: str
     convs: int = 0
     classifier_convs: int = 0
-    # per corrected conv: (output tensor name, mean |correction| in logits/activation units before, after is n/a)
+    # per corrected conv: (output tensor name, mean over channels of |mean error| measured before its correction)
     mean_abs_error: list[tuple[str, float]] = field(default_factory=list)
 
     def describe(self) -> dict[str, object]:

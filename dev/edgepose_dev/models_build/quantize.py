@@ -69,7 +69,6 @@ class Recipe:
             "weights": "int8 symmetric, per output channel",
             "activations": f"int8 asymmetric, per tensor (min/max calibration, ranges: {self.ranges})",
             "score_logit_range": self.score_logit_range,
-            "bias_correction": None if self.bias_correction is None else self.bias_correction.describe(),
             "int16_activation_layers": list(self.int16_layers),
             "float_layers": len(self.float_layers),
             "notes": list(self.notes),
@@ -77,6 +76,8 @@ class Recipe:
             "io": "int8 input and outputs (scale/zero point in the model)" if not self.float_layers
             else "int8 input (scale/zero point in the model), float32 outputs from the float heads (float_outputs)",
             "tool": _tool_version(),
+            # Only when set: the recipes without it describe themselves as before (same manifest on a rebuild).
+            **({} if self.bias_correction is None else {"bias_correction": self.bias_correction.describe()}),
         }
 
 

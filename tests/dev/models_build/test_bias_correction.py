@@ -63,3 +63,14 @@ def test_bad_input_is_one_line() -> None:
     with pytest.raises(ModelBuildError, match="inputs"):
         correct_biases(b"", b"", [])
     assert len(BiasCorrection(frames=32).inputs(_inputs(1) * 100)) == 32
+
+
+def test_a_corrected_conv_has_a_smaller_mean_error(detector) -> None:
+    # The first conv sees no other correction, so measuring again on the corrected graph shows what its own did:
+    # a correction of the wrong sign would double its error, a missing one leave it.
+    f32, q = detector
+    fixed, before = correct_biases(f32, q, _inputs(2), mode="one-shot")
+    _, after = correct_biases(f32, fixed, _inputs(2), mode="one-shot")
+    name, err_before = before.mean_abs_error[0]
+    assert after.mean_abs_error[0][0] == name
+    assert after.mean_abs_error[0][1] < 0.5 * err_before, (err_before, after.mean_abs_error[0][1])
