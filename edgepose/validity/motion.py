@@ -1,10 +1,11 @@
 """A low-resolution motion model: did the picture change here lately? (Frigate's idea: a person moves.)
 
-The frame is sampled on a fixed 64 × 48 grid (not resized: a strided gather costs microseconds), turned grey and
-compared with a running average of the recent frames (time constant `background_seconds`, 1 s by default). A
-cell is "moving" when it differs from that average by more than `pixel_threshold` grey levels. A short time
-constant makes this a frame difference over about a second: a moved chair stops counting as soon as it stands
-still, while a person, even seated, moves a hand or the head every few seconds (the stage's `still_seconds`).
+The frame is sampled on a fixed 64 × 48 grid (not resized: a strided gather costs microseconds), its green
+channel standing for grey, and compared with a running average of the recent frames (time constant
+`background_seconds`, 1 s by default). A cell is "moving" when it differs from that average by more than
+`pixel_threshold` grey levels. A short time constant makes this a frame difference over about a second: a moved
+chair stops counting as soon as it stands still, while a person, even seated, moves a hand or the head every few
+seconds (the stage's `still_seconds`).
 """
 
 from __future__ import annotations
@@ -19,26 +20,35 @@ F32 = npt.NDArray[np.float32]
 GRID_W, GRID_H = 64, 48
 
 
-_THIRDS = np.full(3, 1.0 / 3.0, np.float32)
-_GRID_CACHE: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
+_GRID_CACHE: dict[tuple[int, int], tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]] = {}
 
 
-def _grid_index(h: int, w: int) -> npt.NDArray[np.intp]:
-    """Flat byte indices (R, G, B of each sample) of the 48 × 64 grid of an h × w frame (cached per size)."""
-    idx = _GRID_CACHE.get((h, w))
-    if idx is None:
+def _grid(h: int, w: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The 48 × 64 grid of an h × w frame: sample rows, columns, and the flat byte index of each sample's green
+    value in a C-contiguous RGB frame (cached per size)."""
+    grid = _GRID_CACHE.get((h, w))
+    if grid is None:
         ys = np.arange(GRID_H) * h // GRID_H
         xs = np.arange(GRID_W) * w // GRID_W
-        pixels = (ys[:, None] * w + xs[None, :]).ravel()
-        idx = _GRID_CACHE[(h, w)] = (pixels[:, None] * 3 + np.arange(3)).ravel().astype(np.intp)
-    return idx
+        flat = ((ys[:, None] * w + xs[None, :]) * 3 + 1).ravel().astype(np.intp)
+        grid = _GRID_CACHE[(h, w)] = (ys, xs, flat)
+    return grid
 
 
 def grey_grid(rgb: npt.NDArray[np.uint8]) -> F32:
-    """The 48 × 64 grey samples of an RGB frame (nearest sample, mean of the three channels)."""
+    """The 48 × 64 grey samples of an RGB frame: the green value of the nearest pixel.
+
+    Green carries most of the luminance (0.59 of it in BT.601), and one channel is a third of the gathers: on a
+    frame after the engine has run, reading the mean of the three channels took 2.5 times as long (about 0.11
+    against 0.04 ms, docs/presence.md "Cost"), and the stage's time is mostly this sampling.
+    """
     h, w = rgb.shape[:2]
-    samples = rgb.reshape(-1).take(_grid_index(h, w)).reshape(GRID_H * GRID_W, 3).astype(np.float32)
-    return (samples @ _THIRDS).reshape(GRID_H, GRID_W)
+    ys, xs, flat = _grid(h, w)
+    if rgb.flags.c_contiguous:
+        samples = rgb.reshape(-1).take(flat)
+    else:  # a padded or cropped frame (picamera2 strides): index it as it is rather than copy it whole
+        samples = rgb[ys[:, None], xs[None, :], 1]
+    return samples.astype(np.float32).reshape(GRID_H, GRID_W)
 
 
 class MotionModel:
@@ -60,10 +70,13 @@ class MotionModel:
         self._bg = None
         self._last_ns = None
 
-    def observe(self, grey: F32, timestamp_ns: int) -> None:
-        """Compare a grey grid (`grey_grid`) with the background; the foreground mask is kept for scoring."""
+    def observe(self, grey: F32, timestamp_ns: int | None = None) -> None:
+        """Compare a grey grid (`grey_grid`) with the background; the foreground mask is kept for scoring.
+
+        A timestamp before the last learned one (a new source, a file looped) starts a new background; without
+        a timestamp, the caller checks that with `went_back` once it knows the frame's time."""
         self._grey = grey
-        if self._bg is None or (self._last_ns is not None and timestamp_ns < self._last_ns):
+        if self._bg is None or (timestamp_ns is not None and self.went_back(timestamp_ns)):
             self._restart(grey)
             return
         # `_diff` (grey − background) is kept for `learn`, which moves the background by a share of it.
@@ -74,6 +87,15 @@ class MotionModel:
             # The whole picture changed (lights, exposure, camera moved): start a new background rather
             # than see motion everywhere.
             self._restart(grey)
+
+    def went_back(self, timestamp_ns: int) -> bool:
+        """Is `timestamp_ns` before the last learned frame's?"""
+        return self._last_ns is not None and timestamp_ns < self._last_ns
+
+    def restart(self) -> None:
+        """Start a new background from the last observed grid (nothing moving)."""
+        assert self._grey is not None
+        self._restart(self._grey)
 
     def _restart(self, grey: F32) -> None:
         self._bg = grey.copy()

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from edgepose.config import ValidityConfig
 from edgepose.pose import FramePoses, Pose
 from edgepose.validity import rules
-from edgepose.validity.motion import F32, MotionModel, grey_grid
+from edgepose.validity.motion import MotionModel, grey_grid
 from edgepose.validity.tracks import TrackBook
 from edgepose.zones import Zone, inside_any
 
@@ -63,37 +63,49 @@ class ValidityStage:
         self.rejections: Counter[str] = Counter()
         self._still_ns = round(c.still_seconds * 1e9)
         self._uses_motion = c.enabled and c.motion and not static
-        # The motion sample `prepare` took, of which frame, and what it cost (added to the stage's time).
-        self._sample: F32 | None = None
-        self._sampled: npt.NDArray[np.uint8] | None = None
-        self._sample_ms = 0.0
+        # What `prepare` did for the motion model: the frame it observed (None: none), its cost in ms (added to
+        # the stage's time), and the timestamp of the frame whose `learn` is still to do (the next `prepare` or
+        # `process` does it: the background moves before the next frame is observed, as if done at once).
+        self._observed: npt.NDArray[np.uint8] | None = None
+        self._prepare_ms = 0.0
+        self._learn_ns: int | None = None
 
     def reset(self) -> None:
         self.motion.reset()
         self.tracks.reset()
-        self._sample = self._sampled = None
-        self._sample_ms = 0.0
+        self._observed = None
+        self._prepare_ms = 0.0
+        self._learn_ns = None
 
     def prepare(self, rgb: npt.NDArray[np.uint8]) -> None:
-        """Sample `rgb` for the motion model now; `process` of the same frame then uses this sample.
+        """Do the motion model's per-frame work on `rgb` now; `process` of the same frame then only reads it.
 
-        The pipeline calls this before the engine: a frame just decoded is still in the CPU cache, whereas
-        after the engine's inference the motion model's 3,072 samples (a cache line each, nearly) are read
-        from memory again, which costs several times the rest of the stage (docs/presence.md, "Cost").
+        The pipeline calls this before the engine. The frame just decoded is still in the CPU cache, whereas
+        after the engine's inference the motion model's 3,072 samples (a cache line each, nearly) are read from
+        memory again; and the few numpy calls that compare the samples with the background and learn it cost
+        several times as much after the inference as right after the sampling (docs/presence.md, "Cost"). The
+        verdicts are the same either way.
         """
         if self._uses_motion:
             t0 = time.perf_counter()
-            self._sample, self._sampled = grey_grid(rgb), rgb
-            self._sample_ms = (time.perf_counter() - t0) * 1e3
+            self._learn_pending()
+            self.motion.observe(grey_grid(rgb))
+            self._observed = rgb
+            self._prepare_ms = (time.perf_counter() - t0) * 1e3
 
     def process(self, frame: FramePoses, rgb: npt.NDArray[np.uint8] | None = None) -> ValidityResult:
         """Judge the poses of one frame. `rgb` (the frame) feeds the motion model; None skips motion."""
         t0 = time.perf_counter()
         result = self._judge(frame, rgb)
-        frame.timings_ms["validity"] = (time.perf_counter() - t0) * 1e3 + self._sample_ms
-        self._sample = self._sampled = None
-        self._sample_ms = 0.0
+        frame.timings_ms["validity"] = (time.perf_counter() - t0) * 1e3 + self._prepare_ms
+        self._observed = None
+        self._prepare_ms = 0.0
         return result
+
+    def _learn_pending(self) -> None:
+        if self._learn_ns is not None:
+            self.motion.learn(self._learn_ns)
+            self._learn_ns = None
 
     def _judge(self, frame: FramePoses, rgb: npt.NDArray[np.uint8] | None) -> ValidityResult:
         c = self.config
@@ -101,8 +113,11 @@ class ValidityStage:
         use_motion = self._uses_motion and rgb is not None
         if use_motion:
             assert rgb is not None
-            grey = self._sample if self._sampled is rgb and self._sample is not None else grey_grid(rgb)
-            self.motion.observe(grey, frame.timestamp_ns)
+            if self._observed is not rgb:  # not prepared (or another frame was): observe this one now
+                self._learn_pending()
+                self.motion.observe(grey_grid(rgb), frame.timestamp_ns)
+            elif self.motion.went_back(frame.timestamp_ns):
+                self.motion.restart()
         result = ValidityResult()
         if poses:
             kp = rules.stack(poses)
@@ -133,7 +148,7 @@ class ValidityStage:
             else:
                 result.present = list(result.accepted)
         if use_motion:
-            self.motion.learn(frame.timestamp_ns)
+            self._learn_ns = frame.timestamp_ns
         return result
 
     def _frame_reasons(self, frame: FramePoses, geometry: list[rules.Geometry],
