@@ -202,9 +202,12 @@ class ValidityConfig(_Validated):
              "engine"))
     min_pose_score: float = _opt(0.5, "Landmark pose-presence score a pose needs", lo=0.0, hi=1.0,
         why="the landmark model's own gate (spec §3.4): every emitted pose passes; raise to be stricter")
-    min_detection_score: float = _opt(0.0, "Score of the detection that started the track", lo=0.0, hi=1.0,
-        why=("0 = off: the int8 detector's scores are coarse (0.500 or 0.907) and real people's tracks start at 0.500"
-             " as often as ghosts'"))
+    min_detection_score: float = _opt(0.52, "Score of the detection that started the track", lo=0.0, hi=1.0,
+        why=("more than one int8 step (0.016 in score at 0.5) above the detector's own threshold of 0.5: a detection "
+             "within that step of it is the quantization's noise as much as a person. On the tuning clips the car "
+             "ghost on the road started at 0.500, people's tracks at 0.578 and more (confirmation clips: 0.531 and "
+             "more). Video only: on photos the person score weighs the detection score, and this rule on top of it "
+             "cost 14 of 1,000 LSP people for no ghost; docs/presence.md"))
     min_torso_visibility: float = _opt(0.75, "Mean visibility of both shoulders or of both hips",
                                          lo=0.0, hi=1.0,
         why=("people on the clips: 10th percentile of the 4-point mean 0.97 and more (0.79 on the smallest clip). The"

@@ -2,7 +2,8 @@
 
 Rules, in the order they are reported (a rejected pose carries the first failing rule as its reason):
   score      landmark pose presence below `min_pose_score`
-  detection  the detection that started the track scored below `min_detection_score`
+  detection  the detection that started the track scored below `min_detection_score` (video only: on photos the
+             person score weighs the detection score with the rest)
   torso      neither both shoulders nor both hips seen (mean visibility of the pair below `min_torso_visibility`)
   size       the keypoint box is smaller than `min_extent` of the frame height (video only)
   limbs      a limb is far longer than a human's relative to the torso (`max_limb_ratio`; video only)
@@ -179,7 +180,7 @@ class ValidityStage:
         for i, (pose, g, d, m) in enumerate(zip(frame.poses, geometry, det, masked, strict=True)):
             if not pose.score >= c.min_pose_score:
                 reasons.append("score")
-            elif d < c.min_detection_score:  # NaN (unknown) passes
+            elif d < c.min_detection_score and not self.static:  # NaN (unknown) passes; photos: the person score
                 reasons.append("detection")
             elif not g.torso_visibility >= c.min_torso_visibility:
                 reasons.append("torso")

@@ -32,6 +32,7 @@ from edgepose_dev.models_build.errors import ModelBuildError
 from edgepose_dev.models_build.float32 import rewrite_float32, verify_rewrite
 from edgepose_dev.models_build.model_bytes import read_model_bytes
 from edgepose_dev.models_build.quantize import (
+    DETECTOR_BIAS_CORRECTION,
     MIXED_FLOAT,
     Recipe,
     detector_recipe,
@@ -91,11 +92,12 @@ def build_models(
     models: tuple[str, ...] = (DETECTOR, *LANDMARKS),
     shared_data: Path | None = None,
     mixed: tuple[str, ...] = MIXED_MODELS,
-    detector_bias_correction: BiasCorrection | None = None,
+    detector_bias_correction: BiasCorrection | None = DETECTOR_BIAS_CORRECTION,
 ) -> Manifest:
     """Build `<out_dir>/<name>_int8.tflite` for each of `models` (and `<name>_int8_mixed.tflite` for the landmark
     models in `mixed`: float stem/heads, CPU only) and `<out_dir>/manifest.json`. `detector_bias_correction`:
-    the detector recipe's bias-correction step (off by default; `quantize.DETECTOR_BIAS_CORRECTION`)."""
+    the detector recipe's bias-correction step (the shipped detector's, `quantize.DETECTOR_BIAS_CORRECTION`;
+    None: off)."""
     say = progress or (lambda _msg: None)
     float_dir, out_dir = Path(float_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -25,9 +25,9 @@ def register_build(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", default=None, metavar="MODEL",
                    choices=("pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy"),
                    help="rebuild only these models; the manifest keeps the other entries")
-    p.add_argument("--detector-bias-correction", action="store_true",
-                   help="correct the int8 detector's int32 biases by their mean per-channel error on 128 calibration "
-                   "frames (bias_correction.py; off by default, docs/int8.md)")
+    p.add_argument("--no-detector-bias-correction", dest="detector_bias_correction", action="store_false",
+                   help="leave the int8 detector's int32 biases as quantized (the shipped detector has them corrected "
+                   "by their mean per-channel error on 128 calibration frames: bias_correction.py, docs/int8.md)")
     p.add_argument("--edgetpu-inputs-only", action="store_true",
                    help="only make the Edge TPU compiler's inputs again from the built files (rewritten detector, "
                    "split landmark models; seconds, no quantization) and update the manifest")  # fmt: skip

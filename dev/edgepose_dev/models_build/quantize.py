@@ -322,15 +322,16 @@ DETECTOR_SCORE_LOGIT_RANGE = 8.0
 
 
 # The detector's bias correction (docs/int8.md, "Why the int8 detector still finds more people on the negatives"):
-# chosen on LSP and the even negatives among 32/128/all frames, sequential/one-shot, classifier convs or not. Off
-# by default (`edgepose models build --detector-bias-correction`): on PARSE full's int8 lost 1.40 points (target 1.0).
+# chosen on LSP and the even negatives among 32/128/all frames, sequential/one-shot, classifier convs or not. On by
+# default since 2026-12-02 (`--no-detector-bias-correction` leaves it out): confirmed on the odd negatives (lite 21 →
+# 9, float 8) and the 17 photos; on PARSE full's int8 loses 1.40 points against float (the uncorrected 0.93).
 DETECTOR_BIAS_CORRECTION = BiasCorrection(frames=128, mode="sequential", classifier=True)
 
 
 def detector_recipe(bias_correction: BiasCorrection | None = None) -> Recipe:
     """Full int8 (also the Edge TPU's): global ranges (the moving average put the logits near the threshold a
     median 0.71 below float's on the calibration frames, global ranges 0.02), the fixed score range, and the
-    optional empirical bias correction (None: off, the shipped detector)."""
+    empirical bias correction (the shipped detector: DETECTOR_BIAS_CORRECTION; None: off)."""
     notes = [f"score logits: fixed int8 range ±{DETECTOR_SCORE_LOGIT_RANGE:g}"]
     if bias_correction is not None:
         notes.append(f"int32 biases corrected by the mean per-channel error on {bias_correction.frames} frames")
