@@ -207,7 +207,7 @@ class ValidityConfig(_Validated):
              "within that step of it is the quantization's noise as much as a person. On the tuning clips the car "
              "ghost on the road started at 0.500, people's tracks at 0.578 and more (confirmation clips: 0.531 and "
              "more). Video only: on photos the person score weighs the detection score, and this rule on top of it "
-             "cost 14 of 1,000 LSP people for no ghost; docs/presence.md"))
+             "cost 9 more of 1,000 LSP people (905 → 896 found) for no ghost removed; docs/presence.md"))
     min_torso_visibility: float = _opt(0.75, "Mean visibility of both shoulders or of both hips",
                                          lo=0.0, hi=1.0,
         why=("people on the clips: 10th percentile of the 4-point mean 0.97 and more (0.79 on the smallest clip). The"
