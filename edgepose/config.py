@@ -155,6 +155,9 @@ class EngineConfig(_Validated):
     max_poses: int = _opt(1, "People tracked at most (1: the single-person graph, cost unchanged)", lo=1, hi=16)
     detect_interval: int = _opt(1, "While fewer than max_poses are tracked, look for newcomers every N frames",
                                 lo=1, hi=1000)
+    wide_frame_tiles: bool = _opt(True, "Video, frames 3:2 or wider: while the detector finds nobody in the whole "
+                                  "frame, it also looks at one square tile of it a frame, in turn (people 1.78x "
+                                  "larger at 16:9, for one more detector run on such frames; docs/presence.md)")
     id_hold_seconds: float = _opt(1.0, "A person lost this long at most keeps their id when found at the same "
                                   "place", lo=0.0, hi=60.0)
     # Set by the commands, not by the daemon's file:

@@ -149,6 +149,7 @@ class FramePoses:
     # Per pose, photos only (`PoseEngine(mirror=True)`): the pose on the mirrored crop, mapped back (None: not
     # finite); empty when not computed. Evidence for pose validity, never published.
     mirrored: list[Pose | None] = field(default_factory=list)
+    detector_tiles: int = 0  # detector invokes on tiles of this wide frame (edgepose.engine.tiles)
 
     @property
     def ids(self) -> list[int | None]:

@@ -40,6 +40,8 @@ def add_engine_args(
     g.add_argument("--max-poses", type=int, default=1, help="track up to N people (default: 1)")
     g.add_argument("--detect-interval", type=int, default=1,
                    help="with --max-poses > 1: look for newcomers every N frames (default: 1)")
+    g.add_argument("--no-wide-frame-tiles", dest="wide_frame_tiles", action="store_false",
+                   help="video: only the whole-frame detector pass, as MediaPipe (engine.wide_frame_tiles)")
 
 
 def add_edgetpu_form_arg(p: argparse.ArgumentParser) -> None:
@@ -98,6 +100,7 @@ def _engine_config(args: argparse.Namespace, static: bool, mirror: bool) -> Engi
         models_dir=str(args.models_dir or ""),
         max_poses=getattr(args, "max_poses", 1),
         detect_interval=getattr(args, "detect_interval", 1),
+        wide_frame_tiles=getattr(args, "wide_frame_tiles", True),
         edgetpu_form=getattr(args, "edgetpu_form", False),
     )
 

@@ -59,6 +59,7 @@ class LoopStats:
     processed_total: int = 0
     inference_errors: int = 0
     detector_runs: int = 0
+    detector_tile_runs: int = 0  # detector invokes on tiles of wide frames (engine.wide_frame_tiles)
     landmark_runs: int = 0  # one per person per frame
     poses: int = 0
     stage_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
@@ -66,7 +67,7 @@ class LoopStats:
     since: float = field(default_factory=time.monotonic)
 
     def reset_interval(self) -> None:
-        self.processed = self.detector_runs = self.landmark_runs = self.poses = 0
+        self.processed = self.detector_runs = self.detector_tile_runs = self.landmark_runs = self.poses = 0
         self.stage_ms = dict.fromkeys(STAGES, 0.0)
         self.since = time.monotonic()
 
@@ -201,6 +202,7 @@ class Daemon:
         st.processed += 1
         st.processed_total += 1
         st.detector_runs += result.detector_ran
+        st.detector_tile_runs += result.detector_tiles
         st.landmark_runs += result.landmark_runs
         st.poses += len(result.poses)
         for k, v in result.timings_ms.items():
@@ -266,6 +268,7 @@ class Daemon:
             "skipped_frames": cap.skipped,
             "stage_ms": {k: round(v / st.processed, 3) for k, v in st.stage_ms.items()} if st.processed else {},
             "detector_runs_per_min": round(st.detector_runs * 60.0 / elapsed, 2),
+            "detector_tile_runs_per_min": round(st.detector_tile_runs * 60.0 / elapsed, 2),
             # Several people (engine.max_poses): mean people per frame, and the landmark stages' cost per person.
             "people_per_frame": round(st.poses / st.processed, 3) if st.processed else None,
             "ms_per_person": round(person_ms(st.stage_ms) / st.landmark_runs, 3) if st.landmark_runs else None,

@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from edgepose.engine.anchors import INPUT_SIZE, ssd_anchors
 from edgepose.engine.image_to_tensor import InputConverter, Letterbox, roi_to_tensor_u8, to_float, whole_image_roi
+from edgepose.engine.tiles import square_tiles
 from edgepose.inference.backends.base import Backend
 from edgepose.inference.loading import match_by_shape, shape_is
 
@@ -147,6 +148,17 @@ class PoseDetector:
         outputs = self.backend.run(tensor)
         raw = decode(outputs[self._out["boxes"]], outputs[self._out["scores"]], self.min_score)
         return remove_letterbox(weighted_nms(raw, self.iou_threshold), letterbox)
+
+    def detect_tile(self, image_rgb: npt.NDArray[np.uint8], turn: int) -> tuple[Detections, bool]:
+        """The detector on tile `turn` (modulo their number) of a wide frame's square tiles
+        (edgepose.engine.tiles), its detections in frame coordinates; and whether the frame has tiles."""
+        tiles = square_tiles(image_rgb.shape[1], image_rgb.shape[0])
+        if not tiles:
+            return Detections.empty(), False
+        tile = tiles[turn % len(tiles)]
+        d = self.detect(tile.crop(image_rgb))
+        boxes = tile.to_frame(d.boxes.reshape(-1, 2, 2)).reshape(-1, 4)
+        return Detections(boxes, tile.to_frame(d.keypoints), d.scores), True
 
 
 def raise_input_shape(backend: Backend, expected: tuple[int, ...], what: str) -> None:

@@ -49,6 +49,7 @@ class EngineStats:
     frames: int = 0
     frames_with_pose: int = 0
     detector_runs: int = 0
+    detector_tile_runs: int = 0  # detector invokes on tiles of wide frames (engine.wide_frame_tiles)
     dropped_non_finite: int = 0
     landmark_runs: int = 0  # landmark invokes (one per person per frame)
     poses: int = 0  # poses returned, summed over frames
@@ -69,6 +70,7 @@ class PoseEngine:
         detect_interval: int = 1,
         id_hold_seconds: float = 1.0,
         mirror: bool = False,
+        wide_frame_tiles: bool = False,
     ) -> None:
         if isinstance(max_poses, bool) or not isinstance(max_poses, int) or max_poses < 1:
             raise ValueError(f"max_poses must be an integer >= 1, got {max_poses!r}")
@@ -85,12 +87,15 @@ class PoseEngine:
         self.max_poses = max_poses
         self.detect_interval = detect_interval
         self.mirror = mirror
+        # Video only: photos have no motion or time for pose validity to judge the extra detections by.
+        self.wide_frame_tiles = wide_frame_tiles and not static
         # Each further person gets a copy of the smoother as it was before any frame.
         self._smoother_template = copy.deepcopy(self.smoother)
         self.stats = EngineStats()
         self._tracks: list[Track] = []
         self._ids = TrackIds(round(id_hold_seconds * 1e9))
         self._since_detect = 0
+        self._tile_turn = 0  # the next wide-frame tile to look at (engine.wide_frame_tiles)
         self._synthetic_frame = 0
         self.precision: PrecisionChoice | None = None  # the forms from_config chose, and why
 
@@ -112,7 +117,7 @@ class PoseEngine:
             smoother = PoseSmoother()  # the legacy graph's filters; the daemon passes its [smoothing]'s
         engine = cls(detector, landmarks, static=config.static, smoother=smoother, max_poses=config.max_poses,
                      detect_interval=config.detect_interval, id_hold_seconds=config.id_hold_seconds,
-                     mirror=config.mirror_evidence)
+                     mirror=config.mirror_evidence, wide_frame_tiles=config.wide_frame_tiles)
         engine.precision = models.precision
         return engine
 
@@ -131,6 +136,7 @@ class PoseEngine:
         self._tracks = []
         self._ids.reset()
         self._since_detect = 0
+        self._tile_turn = 0
         if self.smoother is not None:
             self.smoother.reset()
 
@@ -173,6 +179,13 @@ class PoseEngine:
         if not tracks or (len(tracks) < self.max_poses and self._since_detect >= self.detect_interval):
             t0 = time.perf_counter()
             detections = self.detector.detect(frame_rgb)
+            if not len(detections) and not tracks and self.wide_frame_tiles:
+                # Nobody in the whole frame: a person too small for it may be found in a square tile. One tile
+                # a frame, in turn, so that an empty room costs two detector runs a frame, not 1 + tiles.
+                detections, ran = self.detector.detect_tile(frame_rgb, self._tile_turn)
+                self._tile_turn += ran
+                result.detector_tiles = int(ran)
+                stats.detector_tile_runs += ran
             timings["detector"] = (time.perf_counter() - t0) * 1e3
             stats.detector_runs += 1
             result.detector_ran = True
