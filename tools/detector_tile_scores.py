@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import cv2
-
+from edgepose.commands.common import read_video
 from edgepose.engine.detector import PoseDetector
 from edgepose.engine.tiles import square_tiles
 from edgepose.inference.loading import create_backend
@@ -24,18 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=0, help="at most N frames (0: all)")
     a = ap.parse_args(argv)
     detector = PoseDetector(create_backend(a.detector, threads=1), min_score=0.05)
-    cap = cv2.VideoCapture(str(a.video))
-    i = 0
-    while (not a.frames or i < a.frames) and (read := cap.read())[0]:
-        rgb = cv2.cvtColor(read[1], cv2.COLOR_BGR2RGB)
-        whole = detector.detect(rgb)
+    for frame in read_video(a.video, a.frames or None):
+        whole = detector.detect(frame.rgb)
         cells = [f"whole {whole.scores[0] if len(whole) else 0:.2f}"]
-        for k, tile in enumerate(square_tiles(rgb.shape[1], rgb.shape[0])):
-            d = detector.detect(tile.crop(rgb))
+        for k, tile in enumerate(square_tiles(frame.rgb.shape[1], frame.rgb.shape[0])):
+            d = detector.detect(tile.crop(frame.rgb))
             cells.append(f"tile {k} {d.scores[0] if len(d) else 0:.2f}")
-        print(i, "  ".join(cells))
-        i += 1
-    cap.release()
+        print(frame.frame, "  ".join(cells))
     return 0
 
 

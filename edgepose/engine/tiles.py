@@ -2,9 +2,10 @@
 
 The detector sees the whole frame letterboxed into 224²: in a 16:9 frame people shrink by the long side, so a
 person across a room is a few pixels of head, below what BlazePose's detector finds. When the whole-frame pass
-finds nobody (video only, `engine.wide_frame_tiles`), the detector looks again at square tiles of the short
-side, spaced evenly along the long side with overlap: at 16:9 two tiles, people 1.78× larger. Frames narrower
-than `MIN_ASPECT` are left alone: at 4:3 a tile would enlarge people by only 1.33 for two more detector runs.
+finds nobody (video only, `engine.wide_frame_tiles`), the detector looks at one of the frame's square tiles of
+the short side, spaced evenly along the long side with overlap, a different one each such frame (the tracker
+keeps the turn): at 16:9 two tiles, people 1.78× larger. Frames narrower than `MIN_ASPECT` are left alone: at 4:3
+a tile would enlarge people by only 1.33 for another detector run.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ after tracking is lost; otherwise the ROI comes from the previous frame's smooth
 tracked, every `detect_interval` frames, and its detections that overlap a tracked person are suppressed; each
 person gets one landmark invoke, their own smoother and a track id. In static mode the detector runs on every
 frame and nothing is smoothed; with `mirror` (photos) the landmark model also runs on each person's mirrored
-crop, for pose validity (`FramePoses.mirrored`; the MediaPipe-equal poses are unchanged). Smoothing plugs in
+crop, for pose validity (`FramePoses.mirrored`; the MediaPipe-equal poses are unchanged). With `wide_frame_tiles`
+(video; off when constructed directly, on in EngineConfig) a frame on which the whole-frame detector finds nobody
+also gets one wide-frame tile's detector run (edgepose.engine.tiles). Smoothing plugs in
 through the `Smoother` protocol (edgepose.filters.pose_smoothing.PoseSmoother).
 """
 

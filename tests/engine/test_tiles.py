@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 from support.engine import engine
 from support.paths import SHARED_DATA
 
+from edgepose.commands.common import read_video
 from edgepose.engine.tiles import square_tiles
 
 GIF = SHARED_DATA / "videos" / "presence" / "intel_people_detection_preview.gif"
@@ -52,12 +52,7 @@ def test_tile_coordinates_map_back_to_the_frame() -> None:
 def _gif_frames(n: int) -> list[np.ndarray]:
     if not GIF.is_file():
         pytest.skip(f"presence clips not found at {GIF.parent} (set EDGEPOSE_TEST_DATA)")
-    cap = cv2.VideoCapture(str(GIF))
-    frames = []
-    while len(frames) < n and (ok_frame := cap.read())[0]:
-        frames.append(cv2.cvtColor(ok_frame[1], cv2.COLOR_BGR2RGB))
-    cap.release()
-    return frames
+    return [f.rgb for f in read_video(GIF, n)]
 
 
 def test_a_person_too_small_for_the_whole_frame_is_found_in_a_tile() -> None:
