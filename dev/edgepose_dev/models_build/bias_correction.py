@@ -192,13 +192,17 @@ checks the shipped file's first biases this way, in a minute instead of the whol
 
 @dataclass(frozen=True)
 class BiasCorrection:
-    """A recipe's bias-correction step: on `frames` evenly spaced calibration inputs (0 = all), `mode`, and with
-    or without the classifier (score-logit) convs (measured inside the detector's fixed score range)."""
+    """A recipe's bias-correction step: on `frames` evenly spaced calibration inputs (0 = all), `mode`, and for the
+    detector with or without the classifier (score-logit) convs (measured inside its fixed score range); for a
+    landmark model (`detector=False`) every int8 conv on all positions."""
 
     frames: int = 32
     mode: str = "sequential"
     classifier: bool = True
     max_convs: int | None = None  # only the first N convs (a check of the first corrections; not a recipe)
+    # The graph is the detector, whose score head has the fixed int8 range; False: a landmark model (no score
+    # head, every int8 conv corrected on all positions; `classifier` does not apply).
+    detector: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -207,7 +211,10 @@ class BiasCorrection:
             raise ModelBuildError(f"bias correction frames must be ≥ 0 (0 = all), not {self.frames}")
 
     def describe(self) -> dict[str, object]:
-        return {"frames": self.frames or "all", "mode": self.mode, "classifier_convs": self.classifier,
+        # The detector's description is what its manifest entry has recorded since it shipped (same bytes,
+        # same manifest on a rebuild), so the landmark models' form only adds keys.
+        head = {"classifier_convs": self.classifier} if self.detector else {"graph": "landmark model (no score head)"}
+        return {"frames": self.frames or "all", "mode": self.mode, **head,
                 **({} if self.max_convs is None else {"max_convs": self.max_convs})}
 
     def inputs(self, samples: Sequence[F32]) -> list[F32]:
@@ -221,10 +228,10 @@ class BiasCorrection:
 
     def apply(self, float32_model: bytes, int8_model: bytes, samples: Sequence[F32],
               progress: Callable[[str], None] | None = None) -> tuple[bytes, dict[str, object]]:  # fmt: skip
-        """The corrected detector and what the manifest records (frames used, which convs)."""
+        """The corrected graph and what the manifest records (frames used, which convs)."""
         from edgepose_dev.models_build.quantize import DETECTOR_SCORE_LOGIT_RANGE, score_head_tensors
 
-        heads = score_head_tensors(float32_model)
+        heads = score_head_tensors(float32_model) if self.detector else []
         classifier = {t: DETECTOR_SCORE_LOGIT_RANGE for t in heads} if self.classifier else {}
         out, report = correct_biases(float32_model, int8_model, self.inputs(samples), classifier, self.mode,
                                      () if self.classifier else heads, progress, self.max_convs)  # fmt: skip
@@ -232,9 +239,10 @@ class BiasCorrection:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m edgepose_dev.models_build.bias_correction OUT [--int8 FILE] [--frames N] [--mode M]
-    [--classifier inside|all|none]: a corrected detector from the build's calibration set (the variants of
-    docs/int8.md; `inside` = the build's, `all` = classifier convs measured on every position, `none` = left)."""
+    """python -m edgepose_dev.models_build.bias_correction OUT [--model M] [--int8 FILE] [--frames N] [--mode M]
+    [--classifier inside|all|none]: a corrected graph from the build's calibration set (the variants of
+    docs/int8.md). The detector by default (`inside` = the build's, `all` = classifier convs measured on every
+    position, `none` = left); `--model pose_landmark_*` corrects that model's int8_mixed file on the landmark crops."""
     import argparse
     import tempfile
     from pathlib import Path
@@ -246,29 +254,35 @@ def main(argv: list[str] | None = None) -> int:
     from edgepose_dev.models_build.model_bytes import read_model_bytes
     from edgepose_dev.models_build.quantize import DETECTOR_SCORE_LOGIT_RANGE, score_head_tensors
 
+    models = ("pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy")
     ap = argparse.ArgumentParser(prog="python -m edgepose_dev.models_build.bias_correction")
     ap.add_argument("out", type=Path)
-    ap.add_argument("--int8", type=Path, default=default_models_dir() / "pose_detection_int8.tflite")
-    ap.add_argument("--frames", type=int, default=32, help="0 = all detector samples")
+    ap.add_argument("--model", choices=models, default="pose_detection")
+    ap.add_argument("--int8", type=Path, default=None,
+                    help="the int8 graph (default: models/pose_detection_int8.tflite, or the landmark model's "
+                    "_int8_mixed.tflite)")
+    ap.add_argument("--frames", type=int, default=32, help="0 = all calibration samples")
     ap.add_argument("--mode", choices=MODES, default="sequential")
-    ap.add_argument("--classifier", choices=("inside", "all", "none"), default="inside")
+    ap.add_argument("--classifier", choices=("inside", "all", "none"), default="inside", help="detector only")
     a = ap.parse_args(argv)
+    detector = a.model == "pose_detection"
+    int8 = a.int8 or default_models_dir() / f"{a.model}_int8{'' if detector else '_mixed'}.tflite"
     shared = _shared_data()
     if shared is None:
         raise SystemExit("bias_correction: no shared data directory (../shared/data or EDGEPOSE_TEST_DATA)")
     float_dir = default_models_dir() / "float"
     with tempfile.TemporaryDirectory() as tmp:
         paths = {}
-        for name in ("pose_detection", "pose_landmark_full"):
+        for name in dict.fromkeys(("pose_detection", "pose_landmark_full", a.model)):
             paths[name] = Path(tmp) / f"{name}.tflite"
             paths[name].write_bytes(rewrite_float32(read_model_bytes(float_dir / f"{name}.tflite"))[0])
         cset = cal.build_calibration_set(cal.default_source(shared), paths["pose_detection"],
                                          paths["pose_landmark_full"])  # fmt: skip
-        f32 = paths["pose_detection"].read_bytes()
-        heads = score_head_tensors(f32)
-        inputs = BiasCorrection(a.frames, a.mode).inputs(cset.detector)
+        f32 = paths[a.model].read_bytes()
+        heads = score_head_tensors(f32) if detector else []
+        inputs = BiasCorrection(a.frames, a.mode).inputs(cset.detector if detector else cset.landmark)
         classifier = {t: DETECTOR_SCORE_LOGIT_RANGE for t in heads} if a.classifier == "inside" else {}
-        out, report = correct_biases(f32, read_model_bytes(a.int8), inputs, classifier, a.mode,
+        out, report = correct_biases(f32, read_model_bytes(int8), inputs, classifier, a.mode,
                                      heads if a.classifier == "none" else (), print)  # fmt: skip
     a.out.write_bytes(out)
     print(f"{a.out}: {report.describe()}")

@@ -93,11 +93,12 @@ def build_models(
     shared_data: Path | None = None,
     mixed: tuple[str, ...] = MIXED_MODELS,
     detector_bias_correction: BiasCorrection | None = DETECTOR_BIAS_CORRECTION,
+    landmark_bias_correction: bool = True,
 ) -> Manifest:
     """Build `<out_dir>/<name>_int8.tflite` for each of `models` (and `<name>_int8_mixed.tflite` for the landmark
     models in `mixed`: float stem/heads, CPU only) and `<out_dir>/manifest.json`. `detector_bias_correction`:
     the detector recipe's bias-correction step (the shipped detector's, `quantize.DETECTOR_BIAS_CORRECTION`;
-    None: off)."""
+    None: off). `landmark_bias_correction`: the int8_mixed files' (`quantize.MIXED_BIAS_CORRECTION`) or none."""
     say = progress or (lambda _msg: None)
     float_dir, out_dir = Path(float_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -152,7 +153,8 @@ def build_models(
         jobs = [(name, name, det_recipe if name == DETECTOR else Recipe("int8")) for name in models]
         for name in models:
             if name in mixed:
-                jobs.append((f"{name}_mixed", name, mixed_recipe(name, rewritten[name].read_bytes())))
+                jobs.append((f"{name}_mixed", name, mixed_recipe(name, rewritten[name].read_bytes(),
+                                                                        landmark_bias_correction)))
         for key, name, recipe in jobs:
             say(f"[3/4] quantize {name} ({recipe.name})")
             samples = cset.detector if name == DETECTOR else cset.landmark

@@ -28,6 +28,9 @@ def register_build(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-detector-bias-correction", dest="detector_bias_correction", action="store_false",
                    help="leave the int8 detector's int32 biases as quantized (the shipped detector has them corrected "
                    "by their mean per-channel error on 128 calibration frames: bias_correction.py, docs/int8.md)")
+    p.add_argument("--no-landmark-bias-correction", dest="landmark_bias_correction", action="store_false",
+                   help="leave the int8_mixed landmark files' int32 biases as quantized (full's are corrected like "
+                   "the detector's, on landmark crops: quantize.MIXED_BIAS_CORRECTION, docs/int8.md)")
     p.add_argument("--edgetpu-inputs-only", action="store_true",
                    help="only make the Edge TPU compiler's inputs again from the built files (rewritten detector, "
                    "split landmark models; seconds, no quantization) and update the manifest")  # fmt: skip
@@ -60,6 +63,7 @@ def run_build(args: argparse.Namespace) -> int:
             progress=say,
             **({"models": tuple(args.only)} if args.only else {}),
             detector_bias_correction=DETECTOR_BIAS_CORRECTION if args.detector_bias_correction else None,
+            landmark_bias_correction=args.landmark_bias_correction,
         )
     except ModelBuildError as e:
         raise CommandError(str(e), EXIT_DATAERR) from None

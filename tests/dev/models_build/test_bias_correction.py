@@ -74,3 +74,23 @@ def test_a_corrected_conv_has_a_smaller_mean_error(detector) -> None:
     name, err_before = before.mean_abs_error[0]
     assert after.mean_abs_error[0][0] == name
     assert after.mean_abs_error[0][1] < 0.5 * err_before, (err_before, after.mean_abs_error[0][1])
+
+
+def test_a_landmark_model_is_corrected_without_a_score_head() -> None:
+    # Full's int8_mixed body (quantize.MIXED_BIAS_CORRECTION): no score head to look for, float convs (stem, heads)
+    # have no int32 bias and are not counted; the detector's description keeps its manifest form.
+    float_path = MODELS_DIR / "float" / "pose_landmark_full.tflite"
+    mixed_path = MODELS_DIR / "pose_landmark_full_int8_mixed.tflite"
+    if not float_path.is_file() or not mixed_path.is_file():
+        pytest.skip("full landmark files not present")
+    f32 = rewrite_float32(read_model_bytes(float_path))[0]
+    rng = np.random.default_rng(2)
+    crops = [rng.uniform(0.0, 1.0, (1, 256, 256, 3)).astype(np.float32) for _ in range(2)]
+    step = BiasCorrection(frames=2, detector=False, max_convs=2)
+    out, described = step.apply(f32, mixed_path.read_bytes(), crops)
+    assert described["convs_corrected"] == 2 and described["classifier_convs_corrected"] == 0
+    assert described["graph"] == "landmark model (no score head)" and "classifier_convs" not in described
+    assert out != mixed_path.read_bytes()
+    assert set(BiasCorrection(frames=128).describe()) == {"frames", "mode", "classifier_convs"}
+    with pytest.raises(ModelBuildError, match="not a detector"):
+        BiasCorrection(frames=2, max_convs=1).apply(f32, mixed_path.read_bytes(), crops)

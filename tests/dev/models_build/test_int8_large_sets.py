@@ -32,11 +32,10 @@ def _part(shared: Path, model: str, form: str, part: str, tmp: Path):
 
 
 # Measured 2026-12-01/02 (docs/int8.md, "Large-set evaluation") with the bias-corrected int8 detector (403f9f4f…):
-# lite −0.96, full −1.40 (int8_mixed with a float stem), heavy 0.00 points. With the detector before its correction
-# full gave −0.93; the correction was chosen on LSP (full there +0.79) and the negatives, and PARSE confirms it
-# for lite and heavy only.
+# lite −0.96, full −1.12 (int8_mixed: float stem and last 40 ops, body bias-corrected; the file before, with a 20-op
+# tail, −1.40), heavy 0.00 points. Full's recipe was chosen on LSP (77.01 against 76.20) and the even negatives.
 @pytest.mark.parametrize("model", ["lite", pytest.param("full", marks=pytest.mark.xfail(
-    strict=True, reason="issue 10 open: full int8 −1.40 on PARSE with the bias-corrected detector (target −1.0)")),
+    strict=True, reason="issue 10 open: full int8 −1.12 on PARSE (target −1.0)")),
     "heavy"])  # fmt: skip
 def test_int8_on_the_confirming_part_within_one_point_of_float(shared_data: Path, model: str, tmp_path) -> None:
     f = _part(shared_data, model, "float", "confirm", tmp_path)
@@ -60,12 +59,16 @@ def test_edgetpu_form_on_the_confirming_part_within_two_points_of_float(shared_d
     assert q.pck >= f.pck - 2.0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 open: int8 lite 22/609 vs float 17/609 (before the detector's bias "
-                   "correction 55, before issue 10 132); full 6 vs 10 and heavy 8 vs 8 meet it (docs/int8.md)")
-def test_int8_finds_no_more_poses_on_negatives_than_float(shared_data: Path, tmp_path) -> None:
-    f = _part(shared_data, "lite", "float", "negatives", tmp_path)
-    q = _part(shared_data, "lite", "int8", "negatives", tmp_path)
-    print(f"negatives ({f.images} photos): poses float {f.poses}, int8 {q.poses}")
+# Full meets it with no margin (10 against 10, since its 2026-12-02 file; the one before 6), heavy (8 against 8) is
+# covered by docs/int8.md's table only: its float and int8 runs would add a minute.
+@pytest.mark.parametrize("model", [pytest.param("lite", marks=pytest.mark.xfail(strict=True, reason=(
+    "issue 10 open: int8 lite 22/609 vs float 17/609 (before the detector's bias correction 55, "
+    "before issue 10 132)"))),
+    "full"])  # fmt: skip
+def test_int8_finds_no_more_poses_on_negatives_than_float(shared_data: Path, model: str, tmp_path) -> None:
+    f = _part(shared_data, model, "float", "negatives", tmp_path)
+    q = _part(shared_data, model, "int8", "negatives", tmp_path)
+    print(f"{model} negatives ({f.images} photos): poses float {f.poses}, int8 {q.poses}")
     assert f.images == 609
     assert q.poses <= f.poses
 

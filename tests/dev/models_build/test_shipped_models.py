@@ -95,9 +95,10 @@ def test_int8_model_loads_and_runs_on_litert(manifest, name) -> None:
 
 def test_shipped_models_stay_small(manifest) -> None:
     # heavy's int8_mixed (float stem and heads) is the largest file; docs/int8.md has the size of each variant. The
-    # Edge TPU form (stem, body, heads of each landmark model) adds about 29 MB.
+    # Edge TPU form (stem, body, heads of each landmark model) adds about 29 MB. Full's 40-op float tail
+    # (2026-12-02) added 3.5 MB (its mixed file and heads), to 92 MB: the cap moved from 90 to 95 MB for it.
     assert max(e.size for e in manifest.models.values()) < 21_000_000
-    assert sum(e.size for e in manifest.models.values()) < 90_000_000
+    assert sum(e.size for e in manifest.models.values()) < 95_000_000
 
 
 def test_mixed_models_return_float_outputs(manifest) -> None:
