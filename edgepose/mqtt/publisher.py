@@ -518,6 +518,10 @@ class Publisher:
         client = self._client
         if announce:
             client.publish(self.topics.status, contract.status_payload(True), qos=1, retain=True)
+        if announce and self.ha.discovery:
+            # Before the discovery config: the broker handles one connection's packets in order, so once the
+            # config is out, Home Assistant's "online" (its birth message, sent once) can no longer be missed.
+            client.subscribe(discovery.ha_status_topic(self.ha.prefix), qos=0)
         if disc and self.ha.discovery:
             topic, payload = discovery.discovery_message(self.topics, self.ha.prefix, **self._discovery_kwargs)
             if self._fits(topic, payload):
@@ -526,8 +530,6 @@ class Publisher:
                 self._log_ignored("discovery-size", f"the Home Assistant discovery config ({len(payload)} bytes) "
                                                     f"is larger than the broker accepts; not sent (raise the "
                                                     f"broker's max_packet_size / message_size_limit)")
-        if announce and self.ha.discovery:
-            client.subscribe(discovery.ha_status_topic(self.ha.prefix), qos=0)
 
         with self._lock:
             state = self._state if (self._state_dirty and self._state_mid is None) else None
