@@ -63,7 +63,8 @@ class BiasCorrectionReport:
             "mode": self.mode,
             "convs_corrected": self.convs,
             "classifier_convs_corrected": self.classifier_convs,
-            "measured_on": "conv outputs after the fused activation; classifier convs where |float logit| < range",
+            "measured_on": "conv outputs after the fused activation"
+            + ("; classifier convs where |float logit| < range" if self.classifier_convs else ""),
         }
 
 

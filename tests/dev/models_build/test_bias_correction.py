@@ -90,6 +90,7 @@ def test_a_landmark_model_is_corrected_without_a_score_head() -> None:
     out, described = step.apply(f32, mixed_path.read_bytes(), crops)
     assert described["convs_corrected"] == 2 and described["classifier_convs_corrected"] == 0
     assert described["graph"] == "landmark model (no score head)" and "classifier_convs" not in described
+    assert "classifier" not in str(described["measured_on"])
     assert out != mixed_path.read_bytes()
     assert set(BiasCorrection(frames=128).describe()) == {"frames", "mode", "classifier_convs"}
     with pytest.raises(ModelBuildError, match="not a detector"):
