@@ -253,7 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     from edgepose_dev.models_build.build import _shared_data
     from edgepose_dev.models_build.float32 import rewrite_float32
     from edgepose_dev.models_build.model_bytes import read_model_bytes
-    from edgepose_dev.models_build.quantize import DETECTOR_SCORE_LOGIT_RANGE, score_head_tensors
+    from edgepose_dev.models_build.quantize import (
+        DETECTOR_SCORE_LOGIT_RANGE,
+        calibration_set_for,
+        score_head_tensors,
+    )
 
     models = ("pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy")
     ap = argparse.ArgumentParser(prog="python -m edgepose_dev.models_build.bias_correction")
@@ -277,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in dict.fromkeys(("pose_detection", "pose_landmark_full", a.model)):
             paths[name] = Path(tmp) / f"{name}.tflite"
             paths[name].write_bytes(rewrite_float32(read_model_bytes(float_dir / f"{name}.tflite"))[0])
-        cset = cal.build_calibration_set(cal.default_source(shared), paths["pose_detection"],
+        cset = cal.build_calibration_set(cal.default_source(shared, subset=calibration_set_for(a.model)),
+                                         paths["pose_detection"],
                                          paths["pose_landmark_full"])  # fmt: skip
         f32 = paths[a.model].read_bytes()
         heads = score_head_tensors(f32) if detector else []

@@ -32,9 +32,11 @@ from edgepose_dev.models_build.errors import ModelBuildError
 from edgepose_dev.models_build.float32 import rewrite_float32, verify_rewrite
 from edgepose_dev.models_build.model_bytes import read_model_bytes
 from edgepose_dev.models_build.quantize import (
+    DEFAULT_CALIBRATION_SET,
     DETECTOR_BIAS_CORRECTION,
     MIXED_FLOAT,
     Recipe,
+    calibration_set_for,
     detector_recipe,
     import_quantizer,
     io_types,
@@ -103,17 +105,20 @@ def build_models(
     float_dir, out_dir = Path(float_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     shared = shared_data or _shared_data()
+    names = tuple(models)
+    if ROI_LANDMARK not in names:  # its tracked ROIs are part of the calibration set
+        names = (*names, ROI_LANDMARK)
+    # Each model calibrates on its recipe's set (quantize.CALIBRATION_SETS); a user's folder replaces them all.
     if calibration_dir is not None:
-        source = cal.user_source(Path(calibration_dir))
+        user = cal.user_source(Path(calibration_dir))
+        sources = {n: user for n in (DETECTOR, *names)}
     elif shared is not None:
-        source = cal.default_source(shared)
+        sources = {n: cal.default_source(shared, subset=calibration_set_for(n)) for n in (DETECTOR, *names)}
     else:
         raise ModelBuildError(
             "no calibration data: ../shared/data is absent; pass --calibration DIR with frames of your camera"
         )
-    names = tuple(models)
-    if ROI_LANDMARK not in names:  # its tracked ROIs are part of the calibration set
-        names = (*names, ROI_LANDMARK)
+    needed = {sources[n].name: sources[n] for n in models}  # the sets this build calibrates on
     originals: dict[str, bytes] = {}
     for name in dict.fromkeys((DETECTOR, *names)):
         originals[name] = read_model_bytes(float_dir / f"{name}.tflite")
@@ -132,14 +137,19 @@ def build_models(
             path.write_bytes(out)
             rewritten[name] = path
             rewrite_info[name] = {"folded_ops": rep.folded_ops, "size": rep.size_out}
-        # 2. calibration set from the float pipeline.
-        say(f"[2/4] calibration: {len(source.files)} files under {source.root}")
-        cset = cal.build_calibration_set(source, rewritten[DETECTOR], rewritten[ROI_LANDMARK], say)
-        say(
-            f"      {cset.frames} frames, {cset.frames_with_person} with a person, "
-            f"{len(cset.landmark)} landmark crops"
-        )
+        # 2. calibration sets from the float pipeline.
+        csets: dict[str, cal.CalibrationSet] = {}
+        for set_name, source in needed.items():
+            say(f"[2/4] calibration ({set_name}): {len(source.files)} files under {source.root}")
+            csets[set_name] = cset = cal.build_calibration_set(source, rewritten[DETECTOR], rewritten[ROI_LANDMARK],
+                                                               say)  # fmt: skip
+            say(
+                f"      {cset.frames} frames, {cset.frames_with_person} with a person, "
+                f"{len(cset.landmark)} landmark crops"
+            )
+        any_set = next(iter(csets.values()))  # the rewrite check of the models only used for the calibration
         for name, src in originals.items():
+            cset = csets.get(sources[name].name, any_set)
             samples = cset.detector if name == DETECTOR else cset.landmark
             step = max(1, len(samples) // REWRITE_CHECK_INPUTS)
             check = verify_rewrite(src, rewritten[name].read_bytes(), samples[::step][:REWRITE_CHECK_INPUTS])
@@ -156,7 +166,8 @@ def build_models(
                 jobs.append((f"{name}_mixed", name, mixed_recipe(name, rewritten[name].read_bytes(),
                                                                         landmark_bias_correction)))
         for key, name, recipe in jobs:
-            say(f"[3/4] quantize {name} ({recipe.name})")
+            say(f"[3/4] quantize {name} ({recipe.name}, calibration set {sources[name].name})")
+            cset = csets[sources[name].name]
             samples = cset.detector if name == DETECTOR else cset.landmark
             if recipe.bias_correction is not None:
                 recipe.bias_correction.inputs(samples)  # no calibration frames: fails before quantizing
@@ -195,20 +206,27 @@ def build_models(
                 for k, (entry, path) in edgetpu_split(name, part, entries[key], tmp, samples).items():
                     entries[k], staged[k] = entry, path
                     say(f"      Edge TPU form: {entry.file} ({entry.edgetpu['ops_total']} ops)")
-        calibration = {
+        calibrations = {
+            set_name: {
+                "set": set_name,
                 "sha256": cset.source_sha256,
                 "root": "../shared/data" if calibration_dir is None else str(calibration_dir),
-                "files": len(source.files),
-                "video_stride": source.video_stride,
+                "files": len(needed[set_name].files),
+                "video_stride": needed[set_name].video_stride,
                 "frames": cset.frames,
                 "frames_with_person": cset.frames_with_person,
                 "detector_samples": len(cset.detector),
                 "landmark_crops": len(cset.landmark),
                 "held_out": "images/annotated (accuracy test set)" if calibration_dir is None else "",
+            }
+            for set_name, cset in csets.items()
         }
-        for entry in entries.values():
-            entry.recipe["calibration"] = calibration
-        manifest = Manifest(edgepose_version=__version__, calibration=calibration,
+        for key, entry in entries.items():  # the Edge TPU inputs derived from a model's file: that model's set
+            entry.recipe["calibration"] = calibrations[sources[_base_model(key)].name]
+        old = load_manifest(out_dir) if (out_dir / MANIFEST_NAME).is_file() else None
+        # The manifest's own `calibration`: the default set's when this build made it, else the one kept before.
+        top = calibrations.get(DEFAULT_CALIBRATION_SET) or (old.calibration if old and old.calibration else None)
+        manifest = Manifest(edgepose_version=__version__, calibration=top or next(iter(calibrations.values())),
                             models={**_kept_entries(out_dir, models, mixed), **entries})  # fmt: skip
         det, lms = compiler_inputs(out_dir, manifest)
         rel = Path(out_dir.name)  # run from the models directory's parent, as the README says
@@ -237,6 +255,11 @@ def _check_kind(name: str, data: bytes, path: Path) -> None:
             f"{path} is not a {name} model: input {shape} with {outputs} outputs, expected input {want}"
             f"{' and 2 outputs' if name == DETECTOR else ' and 5 outputs'}"
         )
+
+
+def _base_model(key: str) -> str:
+    """The model whose build made manifest entry `key` (`pose_landmark_lite_edgetpu_stem` → `pose_landmark_lite`)."""
+    return next(m for m in (DETECTOR, *LANDMARKS) if key == m or key.startswith(f"{m}_"))
 
 
 def _kept_entries(out_dir: Path, models: tuple[str, ...], mixed: tuple[str, ...]) -> dict[str, ModelEntry]:

@@ -3,8 +3,8 @@
 Detector samples are the letterboxed 224² frames in [−1, 1] that `edgepose.engine.detector.detector_input`
 makes. Landmark samples are 256² ROI crops in [0, 1] made by the float pipeline: the float detector's ROI
 (spec §2) and, as the tracker does on the next frame, the ROI from the float landmark model's auxiliary points
-33/34 (spec §4.1). Default set: unannotated photos and video frames of ../shared/data; the annotated photos
-are held out because the accuracy test (PCK) runs on them.
+33/34 (spec §4.1). Default sets (`DEFAULT_SETS`, one per model in `quantize.CALIBRATION_SETS`): unannotated photos
+and video frames of ../shared/data; the annotated photos are held out because the accuracy test (PCK) runs on them.
 """
 
 from __future__ import annotations
@@ -27,6 +27,14 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm"})
 LANDMARK_SIZE = 256
 MAX_PEOPLE_PER_FRAME = 3
 PRESENCE_MIN = 0.5  # tracking gate of the legacy graph (spec §3.4)
+# The named subsets of ../shared/data a recipe calibrates on. "all" adds the presence clips (the detector's empty
+# rooms) to "people", the 26 files lite's and heavy's shipped files were chosen and confirmed on (docs/int8.md).
+PRESENCE_CLIPS = ("videos", "presence")
+DEFAULT_SETS = {
+    "all": "unannotated photos and every video, the presence clips included",
+    "people": "unannotated photos and the videos of people (videos/presence left out)",
+}
+USER_SET = "user"
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class CalibrationSource:
     files: tuple[Path, ...]
     video_stride: int
     root: Path
+    name: str = USER_SET  # a key of DEFAULT_SETS, or USER_SET for --calibration DIR (not part of the hash)
 
     def sha256(self) -> str:
         """Hash of (relative path, file sha256) of every file plus the sampling settings."""
@@ -63,15 +72,20 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def default_source(shared_data: Path, video_stride: int = 3) -> CalibrationSource:
-    """Unannotated photos + video frames of `shared_data` (annotated photos held out for the PCK test)."""
+def default_source(shared_data: Path, video_stride: int = 3, subset: str = "all") -> CalibrationSource:
+    """Unannotated photos + video frames of `shared_data` (annotated photos held out for the PCK test); `subset`:
+    a key of DEFAULT_SETS."""
+    if subset not in DEFAULT_SETS:
+        raise ModelBuildError(f"unknown calibration set {subset!r}; choose one of {', '.join(DEFAULT_SETS)}")
     dirs = [shared_data / "images" / "unannotated", shared_data / "videos"]
-    files = sorted(p for d in dirs if d.is_dir() for p in d.rglob("*") if _usable(p))
+    clips = shared_data.joinpath(*PRESENCE_CLIPS)
+    files = sorted(p for d in dirs if d.is_dir() for p in d.rglob("*")
+                   if _usable(p) and (subset == "all" or not p.is_relative_to(clips)))  # fmt: skip
     if not files:
         raise ModelBuildError(
             f"no calibration images or videos under {shared_data}; pass --calibration DIR with camera frames"
         )
-    return CalibrationSource(tuple(files), video_stride, shared_data)
+    return CalibrationSource(tuple(files), video_stride, shared_data, subset)
 
 
 def user_source(directory: Path, video_stride: int = 3) -> CalibrationSource:

@@ -18,7 +18,8 @@ def register_build(subparsers) -> argparse.ArgumentParser:
         "and write models/*_int8.tflite plus models/manifest.json.",
     )
     p.add_argument("--calibration", type=Path, default=None, metavar="DIR",
-                   help="images/videos of your camera to calibrate on (default: ../shared/data photos and videos)")
+                   help="images/videos of your camera to calibrate every model on (default: each model's set of "
+                   "../shared/data photos and videos, quantize.CALIBRATION_SETS)")
     p.add_argument("--edgetpu", action="store_true",
                    help="also compile for the Edge TPU (or print the edgetpu_compiler command)")
     p.add_argument("--models-dir", type=Path, default=None, help="models directory (default: the repo's models/)")

@@ -136,6 +136,7 @@ def main() -> None:
     from edgepose_dev.models_build import calibration as cal
     from edgepose_dev.models_build.float32 import rewrite_float32
     from edgepose_dev.models_build.model_bytes import read_model_bytes
+    from edgepose_dev.models_build.quantize import calibration_set_for
 
     ap = argparse.ArgumentParser(description="per-layer int8-vs-float activation error")
     ap.add_argument("float_model", type=Path)
@@ -152,7 +153,7 @@ def main() -> None:
             paths[name].write_bytes(rewrite_float32(read_model_bytes(float_dir / f"{name}.tflite"))[0])
         f32 = Path(tmp) / "model_f32.tflite"
         f32.write_bytes(rewrite_float32(read_model_bytes(a.float_model))[0])
-        source = cal.default_source(shared)
+        source = cal.default_source(shared, subset=calibration_set_for(a.float_model.stem))
         cset = cal.build_calibration_set(source, paths["pose_detection"], paths["pose_landmark_full"])
         samples = cset.detector if "detection" in a.float_model.name else cset.landmark
         step = max(1, len(samples) // a.samples)

@@ -50,3 +50,30 @@ def test_calibration_samples_match_runtime_inputs(shared_data, float32_models, t
     for crop in cset.landmark:
         assert crop.shape == (1, 256, 256, 3) and 0.0 <= crop.min() and crop.max() <= 1.0
         assert crop.std() > 0.05  # a real picture, not padding
+
+
+def test_each_model_calibrates_on_the_set_its_shipped_files_were_built_on(shared_data) -> None:
+    """The named sets give the hashes in the shipped manifest (docs/int8.md "Reproducibility"): lite and heavy on
+    "people" (no presence clips), the detector and full on "all"."""
+    from edgepose.model_manifest import load_manifest
+    from edgepose_dev.models_build.quantize import calibration_set_for
+
+    people, everything = default_source(shared_data, subset="people"), default_source(shared_data, subset="all")
+    clips = [f for f in everything.files if f.is_relative_to(shared_data / "videos" / "presence")]
+    assert clips and not set(clips) & set(people.files)
+    assert set(people.files) | set(clips) == set(everything.files)
+    shipped = load_manifest(MODELS_DIR).models
+    hashes = {"people": people.sha256(), "all": everything.sha256()}
+    for key in ("pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy",
+                "pose_landmark_lite_mixed", "pose_landmark_heavy_edgetpu_stem"):  # fmt: skip
+        model = key.removesuffix("_mixed").removesuffix("_edgetpu_stem")
+        calibration = shipped[key].recipe["calibration"]
+        assert calibration["set"] == calibration_set_for(model), key
+        assert calibration["sha256"] == hashes[calibration["set"]], key
+
+
+def test_an_unknown_calibration_set_is_named_in_the_error(shared_data) -> None:
+    from edgepose_dev.models_build.errors import ModelBuildError
+
+    with pytest.raises(ModelBuildError, match="unknown calibration set 'people2'"):
+        default_source(shared_data, subset="people2")

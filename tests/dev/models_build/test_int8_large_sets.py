@@ -2,8 +2,9 @@
 - PARSE (305 labelled photos, the confirming part): the CPU's int8 within 1.0 PCK@0.2 point of float, and the
   Edge TPU form (the compiler's inputs run on the CPU) within 2.0, per model;
 - the 609 person-free photos: the int8 lite pipeline finds no more poses than float;
-- a rebuild of the detector (the cheapest model) gives the shipped file: the same graph, weights and buffers, and
-  the first corrected biases of its bias correction (the whole correction takes 6 of the build's 9.5 minutes here).
+- a rebuild of the detector gives the shipped file: the same graph, weights and buffers, and the first corrected
+  biases of its bias correction (the whole correction takes 6 of the build's 9.5 minutes here);
+- a rebuild of lite (about 3 minutes) gives its five shipped files byte for byte.
 """
 
 from __future__ import annotations
@@ -31,19 +32,28 @@ def _part(shared: Path, model: str, form: str, part: str, tmp: Path):
     return result
 
 
-# Measured 2026-12-01/02 (docs/int8.md, "Large-set evaluation") with the bias-corrected int8 detector (403f9f4f…):
-# lite −0.96, full −1.12 (int8_mixed: float stem and last 40 ops, body bias-corrected; the file before, with a 20-op
-# tail, −1.40), heavy 0.00 points. Full's recipe was chosen on LSP (77.01 against 76.20) and the even negatives.
-@pytest.mark.parametrize("model", ["lite", pytest.param("full", marks=pytest.mark.xfail(
-    strict=True, reason="issue 10 open: full int8 −1.12 on PARSE (target −1.0)")),
-    "heavy"])  # fmt: skip
+# Measured 2026-12-01/02 (docs/int8.md, "Large-set evaluation") with the bias-corrected int8 detector (403f9f4f…).
+# The int8 figures depend on the CPU's kernels (float is the same everywhere): lite −0.96 / −1.07 / −1.32, full
+# −1.12 / −0.93 / −0.99, heavy 0.00 / −0.17 / −0.16 on x86 with AVX-512, x86 with AVX2 only, aarch64 (qemu A76).
+# Lite and full straddle the 1.0 target, so for them a miss is an expected failure (issue 10 open) and the test
+# fails only beyond REGRESSION points (a file or kernel change that loses more); heavy must meet the target.
+TARGET, REGRESSION = 1.0, 1.5
+STRADDLES_TARGET = {"lite", "full"}
+
+
+@pytest.mark.parametrize("model", ["lite", "full", "heavy"])
 def test_int8_on_the_confirming_part_within_one_point_of_float(shared_data: Path, model: str, tmp_path) -> None:
     f = _part(shared_data, model, "float", "confirm", tmp_path)
     q = _part(shared_data, model, "int8", "confirm", tmp_path)
     print(f"{model} PARSE ({f.images} photos): PCK@0.2 float {f.pck:.2f} found {f.found}, "
           f"int8 {q.pck:.2f} found {q.found}")  # fmt: skip
     assert f.images == 305
-    assert q.pck >= f.pck - 1.0
+    if model in STRADDLES_TARGET:
+        assert q.pck >= f.pck - REGRESSION
+        if q.pck < f.pck - TARGET:
+            pytest.xfail(f"issue 10 open: {model} int8 {q.pck - f.pck:+.2f} on PARSE with this CPU's kernels "
+                         f"(target −{TARGET})")  # fmt: skip
+    assert q.pck >= f.pck - TARGET
 
 
 # The Edge TPU form computes what the CPU's int8 does (docs/int8.md, "Edge TPU form"): the same figures, target 2.0.
@@ -112,3 +122,26 @@ def test_detector_rebuild_gives_the_shipped_file(shared_data: Path, tmp_path) ->
         differ[start:start + size] = False  # later biases: the rest of the correction
     assert not differ.any(), f"{int(differ.sum())} bytes differ outside the corrected biases"
     assert (a != b).any()  # the later corrections are in the shipped file, not in this one
+
+
+def test_lite_rebuild_gives_the_shipped_files(shared_data: Path, tmp_path) -> None:
+    """Lite's recipes on their calibration set (quantize.CALIBRATION_SETS: "people", 26 files) give the shipped
+    full-int8 file, the int8_mixed file and the three parts of its Edge TPU form, byte for byte. (Heavy's five
+    files reproduce the same way, in 10 minutes here: docs/int8.md "Reproducibility".)"""
+    pytest.importorskip("ai_edge_quantizer", reason="needs the quantize extra: pip install -e './dev[quantize]'")
+    from edgepose.model_files import sha256_file
+    from edgepose.model_manifest import load_manifest
+    from edgepose_dev.models_build.build import build_models
+
+    shipped = load_manifest(MODELS_DIR).models
+    out = tmp_path / "models"
+    built = build_models(require_float_models() / "float", out, models=("pose_landmark_lite",),
+                         shared_data=shared_data).models  # fmt: skip
+    keys = sorted(k for k in built if k.startswith("pose_landmark_lite"))
+    assert len(keys) == 5, keys
+    for key in keys:
+        ours, theirs = built[key], shipped[key]
+        assert ours.file == theirs.file
+        assert ours.recipe["calibration"] == theirs.recipe["calibration"], key
+        assert sha256_file(out / ours.file) == ours.sha256 == theirs.sha256, key
+        assert sha256_file(MODELS_DIR / theirs.file) == theirs.sha256, key
