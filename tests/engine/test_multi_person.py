@@ -15,8 +15,20 @@ from edgepose.commands.common import read_video
 DIGESTS = Path(__file__).with_name("single_person_digests.json")
 
 
+def _rounded(v: object) -> object:
+    # 3 decimals (normalised coordinates: about half a pixel): XNNPACK's float kernels differ in their last bits
+    # between CPUs (AVX2 against AVX-512), and the One-Euro filter carries such differences from frame to frame.
+    if isinstance(v, float):
+        return round(v, 3)
+    if isinstance(v, list):
+        return [_rounded(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _rounded(x) for k, x in v.items()}
+    return v
+
+
 def _frame_digest(result_dict: dict) -> str:
-    poses = [{k: v for k, v in p.items() if k != "id"} for p in result_dict["poses"]]
+    poses = [{k: _rounded(v) for k, v in p.items() if k != "id"} for p in result_dict["poses"]]
     body = {"width": result_dict["width"], "height": result_dict["height"], "poses": poses}
     return hashlib.sha1(json.dumps(body, separators=(",", ":")).encode()).hexdigest()[:10]
 
