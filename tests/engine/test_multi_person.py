@@ -17,7 +17,7 @@ DIGESTS = Path(__file__).with_name("single_person_digests.json")
 
 def _rounded(v: object) -> object:
     # 3 decimals (normalised coordinates: about half a pixel): XNNPACK's float kernels differ in their last bits
-    # between CPUs (AVX2 against AVX-512), and the One-Euro filter carries such differences from frame to frame.
+    # between CPUs (seen on an AVX2-only x86 against earlier machines), and the One-Euro filter carries them on.
     if isinstance(v, float):
         return round(v, 3)
     if isinstance(v, list):

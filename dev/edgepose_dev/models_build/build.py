@@ -224,8 +224,9 @@ def build_models(
         for key, entry in entries.items():  # the Edge TPU inputs derived from a model's file: that model's set
             entry.recipe["calibration"] = calibrations[sources[_base_model(key)].name]
         old = load_manifest(out_dir) if (out_dir / MANIFEST_NAME).is_file() else None
-        # The manifest's own `calibration`: the default set's when this build made it, else the one kept before.
-        top = calibrations.get(DEFAULT_CALIBRATION_SET) or (old.calibration if old and old.calibration else None)
+        # The manifest's own `calibration`: the default set's (or the user's) when this build made it, else the old one.
+        top = (calibrations.get(DEFAULT_CALIBRATION_SET) or calibrations.get(cal.USER_SET)
+               or (old.calibration if old and old.calibration else None))  # fmt: skip
         manifest = Manifest(edgepose_version=__version__, calibration=top or next(iter(calibrations.values())),
                             models={**_kept_entries(out_dir, models, mixed), **entries})  # fmt: skip
         det, lms = compiler_inputs(out_dir, manifest)

@@ -34,7 +34,7 @@ def _part(shared: Path, model: str, form: str, part: str, tmp: Path):
 
 # Measured 2026-12-01/02 (docs/int8.md, "Large-set evaluation") with the bias-corrected int8 detector (403f9f4f…).
 # The int8 figures depend on the CPU's kernels (float is the same everywhere): lite −0.96 / −1.07 / −1.32, full
-# −1.12 / −0.93 / −0.99, heavy 0.00 / −0.17 / −0.16 on x86 with AVX-512, x86 with AVX2 only, aarch64 (qemu A76).
+# −1.12 / −0.93 / −0.99, heavy 0.00 / −0.17 / −0.16 on earlier sessions' x86, x86 with AVX2 only, aarch64 (A76).
 # Lite and full straddle the 1.0 target, so for them a miss is an expected failure (issue 10 open) and the test
 # fails only beyond REGRESSION points (a file or kernel change that loses more); heavy must meet the target.
 TARGET, REGRESSION = 1.0, 1.5
@@ -127,7 +127,7 @@ def test_detector_rebuild_gives_the_shipped_file(shared_data: Path, tmp_path) ->
 def test_lite_rebuild_gives_the_shipped_files(shared_data: Path, tmp_path) -> None:
     """Lite's recipes on their calibration set (quantize.CALIBRATION_SETS: "people", 26 files) give the shipped
     full-int8 file, the int8_mixed file and the three parts of its Edge TPU form, byte for byte. (Heavy's five
-    files reproduce the same way, in 10 minutes here: docs/int8.md "Reproducibility".)"""
+    files reproduce the same way, in about 6 minutes here: docs/int8.md "Reproducibility".)"""
     pytest.importorskip("ai_edge_quantizer", reason="needs the quantize extra: pip install -e './dev[quantize]'")
     from edgepose.model_files import sha256_file
     from edgepose.model_manifest import load_manifest
