@@ -96,11 +96,13 @@ def build_models(
     mixed: tuple[str, ...] = MIXED_MODELS,
     detector_bias_correction: BiasCorrection | None = DETECTOR_BIAS_CORRECTION,
     landmark_bias_correction: bool = True,
+    augment: tuple[str, ...] = (),
 ) -> Manifest:
     """Build `<out_dir>/<name>_int8.tflite` for each of `models` (and `<name>_int8_mixed.tflite` for the landmark
     models in `mixed`: float stem/heads, CPU only) and `<out_dir>/manifest.json`. `detector_bias_correction`:
     the detector recipe's bias-correction step (the shipped detector's, `quantize.DETECTOR_BIAS_CORRECTION`;
-    None: off). `landmark_bias_correction`: the int8_mixed files' (`quantize.MIXED_BIAS_CORRECTION`) or none."""
+    None: off). `landmark_bias_correction`: the int8_mixed files' (`quantize.MIXED_BIAS_CORRECTION`) or none.
+    `augment`: augmented copies of each landmark crop (`calibration.augment_crops`; variant builds only)."""
     say = progress or (lambda _msg: None)
     float_dir, out_dir = Path(float_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -119,6 +121,7 @@ def build_models(
             "no calibration data: ../shared/data is absent; pass --calibration DIR with frames of your camera"
         )
     needed = {sources[n].name: sources[n] for n in models}  # the sets this build calibrates on
+    cal.augment_crops([], augment)  # an unknown augmentation fails before any long work
     originals: dict[str, bytes] = {}
     for name in dict.fromkeys((DETECTOR, *names)):
         originals[name] = read_model_bytes(float_dir / f"{name}.tflite")
@@ -147,6 +150,9 @@ def build_models(
                 f"      {cset.frames} frames, {cset.frames_with_person} with a person, "
                 f"{len(cset.landmark)} landmark crops"
             )
+            if augment:
+                cset.landmark = cal.augment_crops(cset.landmark, augment)
+                say(f"      augmented ({', '.join(augment)}): {len(cset.landmark)} landmark crops")
         any_set = next(iter(csets.values()))  # the rewrite check of the models only used for the calibration
         for name, src in originals.items():
             cset = csets.get(sources[name].name, any_set)
@@ -218,6 +224,7 @@ def build_models(
                 "detector_samples": len(cset.detector),
                 "landmark_crops": len(cset.landmark),
                 "held_out": "images/annotated (accuracy test set)" if calibration_dir is None else "",
+                **({"augment": list(augment)} if augment else {}),
             }
             for set_name, cset in csets.items()
         }

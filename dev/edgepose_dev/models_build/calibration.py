@@ -35,6 +35,8 @@ DEFAULT_SETS = {
     "people": "unannotated photos and the videos of people (videos/presence left out)",
 }
 USER_SET = "user"
+# Copies of each landmark crop a variant build may add (variant.py; measured on lite, not taken: docs/int8.md).
+AUGMENTATIONS = ("flip", "photometric")
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,27 @@ def _tracked_roi(landmark: FloatModel, crop: F32, roi, width: int, height: int):
     raw = out[(1, 195)].reshape(39, 5)
     aux = project_points(raw[33:35, :2] / np.float32(LANDMARK_SIZE), roi)
     return roi_from_points(aux[0], aux[1], width, height)
+
+
+def augment_crops(crops: Sequence[F32], kinds: Sequence[str], seed: int = 0) -> list[F32]:
+    """Each crop followed by one augmented copy per kind of `kinds` (AUGMENTATIONS): "flip" mirrors it left-right,
+    "photometric" applies a random gamma (0.7–1.4), contrast (0.75–1.25) and brightness (±0.1), clipped to [0, 1].
+    Copies follow their crop because the quantizer's moving-average ranges weigh the last samples most."""
+    unknown = sorted(set(kinds) - set(AUGMENTATIONS))
+    if unknown:
+        raise ModelBuildError(f"unknown augmentation {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
+    rng = np.random.default_rng(seed)
+    out: list[F32] = []
+    for c in crops:
+        out.append(c)
+        for kind in kinds:
+            if kind == "flip":
+                out.append(np.ascontiguousarray(c[:, :, ::-1, :]))
+            else:
+                gamma, contrast, brightness = rng.uniform(0.7, 1.4), rng.uniform(0.75, 1.25), rng.uniform(-0.1, 0.1)
+                jittered = (np.power(c, gamma) - 0.5) * contrast + 0.5 + brightness
+                out.append(np.clip(jittered, 0.0, 1.0).astype(np.float32))
+    return out
 
 
 def as_signature_data(samples: Sequence[F32], input_name: str = "input_1") -> dict[str, list[dict[str, F32]]]:

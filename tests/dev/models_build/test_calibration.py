@@ -77,3 +77,28 @@ def test_an_unknown_calibration_set_is_named_in_the_error(shared_data) -> None:
 
     with pytest.raises(ModelBuildError, match="unknown calibration set 'people2'"):
         default_source(shared_data, subset="people2")
+
+
+def test_augmented_crops_follow_their_crop_and_stay_in_range() -> None:
+    from edgepose_dev.models_build.calibration import augment_crops
+
+    rng = np.random.default_rng(1)
+    crops = [rng.uniform(0, 1, (1, 256, 256, 3)).astype(np.float32) for _ in range(3)]
+    out = augment_crops(crops, ("flip", "photometric"))
+    assert len(out) == 9
+    for i, c in enumerate(crops):
+        original, flipped, jittered = out[3 * i : 3 * i + 3]
+        assert original is c
+        np.testing.assert_array_equal(flipped[0, :, 0], c[0, :, -1])  # mirrored left-right
+        assert jittered.dtype == np.float32 and jittered.shape == c.shape
+        assert 0.0 <= jittered.min() and jittered.max() <= 1.0 and not np.array_equal(jittered, c)
+    again = augment_crops(crops, ("flip", "photometric"))  # seeded: a rebuild gets the same crops
+    assert all(np.array_equal(a, b) for a, b in zip(out, again, strict=True))
+
+
+def test_an_unknown_augmentation_is_named_in_the_error() -> None:
+    from edgepose_dev.models_build.calibration import augment_crops
+    from edgepose_dev.models_build.errors import ModelBuildError
+
+    with pytest.raises(ModelBuildError, match="unknown augmentation rotate; choose from flip, photometric"):
+        augment_crops([], ("flip", "rotate"))
