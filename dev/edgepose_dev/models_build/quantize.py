@@ -358,8 +358,8 @@ def recipe_for(name: str, int16_layers: Iterable[str] = (), float_layers: Iterab
 # The int8_mixed files whose int8 body gets the detector's empirical bias correction, on landmark crops (docs/int8.md
 # "Full's landmark file: longer float tail and bias correction"). Full only: 32 crops, chosen on LSP and the even
 # negatives (32/128/256 crops within 0.15 points there). Lite was measured and did not gain (LSP 73.45 → 73.22, even
-# negatives unchanged; with the 40-op tail 73.39 and 15 against 73.57 and 15 without it, 2026-12-02); heavy was
-# not measured.
+# negatives unchanged; with the 40-op tail 73.39 and 15 against 73.57 and 15 without it, 2026-12-02); nor did
+# heavy (LSP 79.80 → 79.64, even negatives 6 → 8, 2026-12-03; variant.py).
 MIXED_BIAS_CORRECTION = {
     "pose_landmark_full": BiasCorrection(frames=32, mode="sequential", detector=False),
 }
