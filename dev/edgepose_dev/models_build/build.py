@@ -121,7 +121,7 @@ def build_models(
             "no calibration data: ../shared/data is absent; pass --calibration DIR with frames of your camera"
         )
     needed = {sources[n].name: sources[n] for n in models}  # the sets this build calibrates on
-    cal.augment_crops([], augment)  # an unknown augmentation fails before any long work
+    cal.check_augmentations(augment)  # before any long work
     originals: dict[str, bytes] = {}
     for name in dict.fromkeys((DETECTOR, *names)):
         originals[name] = read_model_bytes(float_dir / f"{name}.tflite")

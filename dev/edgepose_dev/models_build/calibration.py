@@ -225,13 +225,18 @@ def _tracked_roi(landmark: FloatModel, crop: F32, roi, width: int, height: int):
     return roi_from_points(aux[0], aux[1], width, height)
 
 
+def check_augmentations(kinds: Sequence[str]) -> None:
+    """ModelBuildError naming any kind that is not in AUGMENTATIONS."""
+    unknown = sorted(set(kinds) - set(AUGMENTATIONS))
+    if unknown:
+        raise ModelBuildError(f"unknown augmentation {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
+
+
 def augment_crops(crops: Sequence[F32], kinds: Sequence[str], seed: int = 0) -> list[F32]:
     """Each crop followed by one augmented copy per kind of `kinds` (AUGMENTATIONS): "flip" mirrors it left-right,
     "photometric" applies a random gamma (0.7–1.4), contrast (0.75–1.25) and brightness (±0.1), clipped to [0, 1].
     Copies follow their crop because the quantizer's moving-average ranges weigh the last samples most."""
-    unknown = sorted(set(kinds) - set(AUGMENTATIONS))
-    if unknown:
-        raise ModelBuildError(f"unknown augmentation {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
+    check_augmentations(kinds)
     rng = np.random.default_rng(seed)
     out: list[F32] = []
     for c in crops:

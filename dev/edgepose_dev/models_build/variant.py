@@ -20,10 +20,9 @@ from pathlib import Path
 
 from edgepose_dev.models_build import quantize
 from edgepose_dev.models_build.bias_correction import BiasCorrection
-from edgepose_dev.models_build.calibration import AUGMENTATIONS, augment_crops
+from edgepose_dev.models_build.build import MIXED_MODELS, build_models
+from edgepose_dev.models_build.calibration import AUGMENTATIONS, check_augmentations
 from edgepose_dev.models_build.errors import ModelBuildError
-
-LANDMARK_MODELS = tuple(quantize.MIXED_FLOAT)
 
 
 @dataclass(frozen=True)
@@ -36,13 +35,13 @@ class Variant:
     augment: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.model not in LANDMARK_MODELS:
-            raise ModelBuildError(f"unknown landmark model {self.model!r}; choose one of {', '.join(LANDMARK_MODELS)}")
+        if self.model not in MIXED_MODELS:
+            raise ModelBuildError(f"unknown landmark model {self.model!r}; choose one of {', '.join(MIXED_MODELS)}")
         if self.tail is not None and self.tail < 1:
             raise ModelBuildError(f"--tail must be a positive number of ops, not {self.tail}")
         if self.bias_correction_frames is not None and self.bias_correction_frames < 0:
             raise ModelBuildError(f"--bias-correction must be 0 or more frames, not {self.bias_correction_frames}")
-        augment_crops([], self.augment)  # an unknown kind is named before anything is copied
+        check_augmentations(self.augment)  # named before anything is copied
 
 
 @contextmanager
@@ -70,8 +69,6 @@ def recipe_tables(variant: Variant) -> Iterator[None]:
 def build_variant(variant: Variant, models_dir: Path, out_dir: Path, progress=None) -> Path:
     """Copy `models_dir` (its float models linked, not copied) to `out_dir` and rebuild `variant.model` there;
     returns the variant's int8_mixed file."""
-    from edgepose_dev.models_build.build import build_models
-
     models_dir, out_dir = Path(models_dir), Path(out_dir)
     if out_dir.resolve() == models_dir.resolve():
         raise ModelBuildError(f"{out_dir} is the models directory itself; give a new directory for the variant")
@@ -90,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m edgepose_dev.models_build.variant", description=__doc__.split("\n")[0])
     ap.add_argument("out", type=Path, help="new directory: a copy of the models directory with the variant")
-    ap.add_argument("--model", required=True, choices=LANDMARK_MODELS)
+    ap.add_argument("--model", required=True, choices=MIXED_MODELS)
     ap.add_argument("--models-dir", type=Path, default=None, help="the models to copy (default: the repo's models/)")
     ap.add_argument("--tail", type=int, default=None, metavar="N", help="float ops at the end (MIXED_FLOAT)")
     corr = ap.add_mutually_exclusive_group()
