@@ -14,6 +14,15 @@ file when it exists); `int8-full` = the int8 detector + the full-int8 landmark f
 form (`--edgetpu-form`: the compiler's inputs, i.e. the rewritten detector and the split landmark model, run on
 the CPU). `--detector FILE` replaces the int8 detector (to compare detector recipes; not with `edgetpu`).
 `--half even|odd`: only the negatives of even (odd) index in the sorted file list (choose on even, confirm on odd).
+
+With `float` among the forms (it runs first), every other form's row has `vs_float`: per labelled part the paired
+difference in PCK points with its bootstrap 95 % interval (`metrics.paired_pck_difference`: the photos resampled),
+and on the negatives the photos with a pose in one form only and the exact McNemar p of that split. A difference
+whose interval spans the target cannot tell the forms apart on that part. Each labelled part also gets `deviation`:
+how far the form's keypoints lie from float's on the people both found, in % of the labelled torso (clipped at one
+torso, `metrics.paired_keypoint_deviation`), with its standard error. It does not carry the labels' own error, so it
+tells close recipes apart on photos where PCK cannot (its SE is a twentieth of its value on LSP, PCK's difference
+is smaller than its SE there).
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +45,14 @@ from edgepose.errors import EXIT_NOINPUT, EdgeposeError
 from edgepose.model_files import COMPLEXITIES, default_models_dir
 from edgepose.topology import COCO17_FROM_BLAZEPOSE
 from edgepose_dev.commands.eval import load_single_person
-from edgepose_dev.metrics import PckAccumulator
+from edgepose_dev.metrics import (
+    PckAccumulator,
+    deviation_difference,
+    paired_count_p,
+    paired_keypoint_deviation,
+    paired_pck_difference,
+    torso_size,
+)
 
 FORMS = ("float", "int8", "int8-full", "edgetpu")
 LABELLED_PARTS = ("choose", "confirm", "photos")
@@ -59,6 +75,51 @@ class PartResult:
     found: int = 0
     pck: float | None = None  # PCK@alpha over all labelled keypoints
     poses: int = 0  # negatives: photos with a pose
+    # Per photo, to pair two forms on the same photos (left out of `summary`): labelled parts (correct,
+    # labelled) keypoints, the (17, 2) COCO keypoints found (None: not found) and the labels, per scored person;
+    # negatives whether the photo had a pose.
+    per_person: tuple[tuple[int, int], ...] = field(default=(), repr=False)
+    predicted: tuple[np.ndarray | None, ...] = field(default=(), repr=False)
+    labels: tuple[np.ndarray, ...] = field(default=(), repr=False)
+    with_pose: tuple[bool, ...] = field(default=(), repr=False)
+
+    def summary(self) -> dict:
+        """The figures without the per-photo lists (the fields with repr=False): a report row."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+
+
+def compare_with_float(reference: PartResult, other: PartResult) -> dict:
+    """`other` − `reference` on the same photos: PCK points with the bootstrap interval, or on the negatives the
+    photos with a pose in one of the two only and the McNemar p of that split."""
+    if reference.part == "negatives":
+        if len(reference.with_pose) != len(other.with_pose):
+            n, m = len(reference.with_pose), len(other.with_pose)
+            raise EvaluationError(f"negatives: {n} and {m} photos, not the same photos")
+        only_this = sum(o and not r for r, o in zip(reference.with_pose, other.with_pose, strict=True))
+        only_float = sum(r and not o for r, o in zip(reference.with_pose, other.with_pose, strict=True))
+        return {"only_this": only_this, "only_float": only_float, "p": round(paired_count_p(only_this, only_float), 3)}
+    d = paired_pck_difference(list(reference.per_person), list(other.per_person))
+    row = {"delta": round(d.delta, 2), "se": round(d.se, 2), "ci95": [round(d.low, 2), round(d.high, 2)],
+           "changed": d.changed, "people": d.people}  # fmt: skip
+    if reference.predicted and other.predicted:
+        dev = paired_keypoint_deviation(list(reference.predicted), list(other.predicted), list(reference.labels))
+        row["deviation"] = {"mean_pct": round(dev.mean_pct, 2), "se": round(dev.se, 2), "both": dev.both,
+                            "only_float": dev.only_a, "only_this": dev.only_b}  # fmt: skip
+    return row
+
+
+def compare_with_baseline(reference: PartResult, baseline: PartResult, other: PartResult) -> dict:
+    """`other` − `baseline` (the same form of two recipes) on the same photos: PCK points with the bootstrap
+    interval and how much closer to `reference` (float) `other`'s keypoints are, or on the negatives the split of the
+    photos with a pose in one of the two only."""
+    if reference.part == "negatives":
+        c = compare_with_float(baseline, other)
+        return {"only_this": c["only_this"], "only_baseline": c["only_float"], "p": c["p"]}
+    d = paired_pck_difference(list(baseline.per_person), list(other.per_person))
+    dev, se, n = deviation_difference(list(reference.predicted), list(baseline.predicted), list(other.predicted),
+                                      list(reference.labels))  # fmt: skip
+    return {"delta": round(d.delta, 2), "ci95": [round(d.low, 2), round(d.high, 2)],
+            "deviation_delta": round(dev, 3), "deviation_se": round(se, 3), "people": n}  # fmt: skip
 
 
 def shared_data() -> Path | None:
@@ -135,31 +196,44 @@ def evaluate_part(engine: PoseEngine, data: Path, part: str, limit: int | None =
     """PCK and people found on a labelled part, or photos with a pose on the negatives (`half`: one half)."""
     if part == "negatives":
         files = negative_images(data, half)[:limit]
-        poses = 0
+        with_pose = []
         for f in files:
             try:
-                poses += _predict(engine, f)[0] is not None
+                with_pose.append(_predict(engine, f)[0] is not None)
             except InputError as e:
                 raise EvaluationError(str(e)) from None
-        return PartResult(part, len(files), poses=poses)
+        return PartResult(part, len(files), poses=sum(with_pose), with_pose=tuple(with_pose))
     root, samples = part_samples(data, part)
     samples = samples[:limit]
     acc = PckAccumulator(alpha=alpha)
+    predicted, labels = [], []
     for entry, gt in samples:
         try:
             pred = _predict(engine, root / entry["file_name"])[0]
         except InputError as e:
             raise EvaluationError(str(e)) from None
         acc.add(gt, pred)
-    return PartResult(part, len(samples), persons=acc.persons, found=acc.persons - acc.missed, pck=acc.overall())
+        if (torso_size(gt) or 0.0) > 0:  # the people the accumulator scores, in its order
+            predicted.append(pred)
+            labels.append(gt)
+    return PartResult(part, len(samples), persons=acc.persons, found=acc.persons - acc.missed, pck=acc.overall(),
+                      per_person=tuple(acc.per_person), predicted=tuple(predicted), labels=tuple(labels))
 
 
 def evaluate(models_dir: Path, data: Path, models: tuple[str, ...], forms: tuple[str, ...],
              parts: tuple[str, ...] = PARTS, limit: int | None = None, detector: Path | None = None,
-             threads: int | None = None, half: str | None = None) -> Iterator[dict]:  # fmt: skip
-    """One row per model × form: {model, form, seconds, <part>: PartResult as dict}."""
+             threads: int | None = None, half: str | None = None,
+             baseline: Path | None = None) -> Iterator[dict]:  # fmt: skip
+    """One row per model × form: {model, form, seconds, <part>: PartResult.summary()}, float first; with float
+    among the forms, the others' rows also have vs_float: {<part>: compare_with_float(...)}. With `baseline` (a
+    models directory, e.g. the shipped one when `models_dir` holds a variant), each non-float form also runs on
+    its files and the row gets vs_baseline: {<part>: compare_with_baseline(...)}; float must be among the forms."""
+    forms = tuple(sorted(forms, key=lambda f: f != "float"))
+    if baseline is not None and "float" not in forms:
+        raise EvaluationError("a baseline is compared through float's keypoints: add float to the forms")
     with tempfile.TemporaryDirectory(prefix="edgepose-eval-") as tmp:
         for model in models:
+            reference: dict[str, PartResult] = {}
             for form in forms:
                 d = form_models_dir(models_dir, model, form, Path(tmp), detector)
                 engine = engine_for(d, model, form, threads)
@@ -167,21 +241,47 @@ def evaluate(models_dir: Path, data: Path, models: tuple[str, ...], forms: tuple
                 row: dict = {"model": model, "form": form}
                 if half is not None and "negatives" in parts:
                     row["negatives_half"] = half
-                for part in parts:
-                    row[part] = asdict(evaluate_part(engine, data, part, limit, half=half))
+                results = {part: evaluate_part(engine, data, part, limit, half=half) for part in parts}
+                row.update({part: r.summary() for part, r in results.items()})
+                if form == "float":
+                    reference = results
+                elif reference:
+                    row["vs_float"] = {part: compare_with_float(reference[part], r) for part, r in results.items()}
+                if baseline is not None and form != "float":
+                    b_engine = engine_for(form_models_dir(baseline, model, form, Path(tmp) / "baseline", detector),
+                                          model, form, threads)  # fmt: skip
+                    row["vs_baseline"] = {
+                        part: compare_with_baseline(reference[part], evaluate_part(b_engine, data, part, limit,
+                                                                                   half=half), r)
+                        for part, r in results.items()}  # fmt: skip
                 row["seconds"] = round(time.monotonic() - t0, 1)
                 yield row
 
 
 def format_row(row: dict, parts: tuple[str, ...]) -> str:
     cells = [f"{row['model']:<6} {row['form']:<9}"]
+    vs = row.get("vs_float", {})
     for p in parts:
-        r = row[p]
+        r, c = row[p], vs.get(p)
         if p == "negatives":
             cells.append(f"negatives {r['poses']}/{r['images']} ({100.0 * r['poses'] / max(r['images'], 1):.1f} %)")
+            if c:
+                cells[-1] += f" [only this {c['only_this']}, only float {c['only_float']}, p {c['p']:.2f}]"
+            b = row.get("vs_baseline", {}).get(p)
+            if b:
+                cells[-1] += (f" [vs baseline: only this {b['only_this']}, only baseline {b['only_baseline']}, "
+                              f"p {b['p']:.2f}]")
         else:
             pck = "n/a" if r["pck"] is None else f"{r['pck']:.2f}"
             cells.append(f"{p} {pck} found {r['found']}/{r['persons']}")
+            if c:
+                cells[-1] += f" [Δ {c['delta']:+.2f}, 95 % {c['ci95'][0]:+.2f} … {c['ci95'][1]:+.2f}"
+                dev = c.get("deviation")
+                cells[-1] += f"; from float {dev['mean_pct']:.2f} ± {dev['se']:.2f} % torso]" if dev else "]"
+            b = row.get("vs_baseline", {}).get(p)
+            if b:
+                cells[-1] += (f" [vs baseline: Δ {b['delta']:+.2f}, 95 % {b['ci95'][0]:+.2f} … {b['ci95'][1]:+.2f}; "
+                              f"closer to float by {-b['deviation_delta']:+.3f} ± {b['deviation_se']:.3f} % torso]")
     return " | ".join(cells) + f" | {row['seconds']} s"
 
 
@@ -199,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--half", choices=HALVES, default=None,
                     help="negatives: only the even (choosing) or odd (confirming) half of the sorted list")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="models directory to compare each non-float form with (e.g. models/ for a variant in "
+                         "--models-dir); needs float among the forms")
     ap.add_argument("--json", action="store_true", help="one JSON object per row")
     args = ap.parse_args(argv)
     data = args.data or shared_data()
@@ -206,13 +309,17 @@ def main(argv: list[str] | None = None) -> int:
         print("evaluate: no shared data directory (../shared/data or EDGEPOSE_TEST_DATA); pass --data DIR",
               file=sys.stderr)  # fmt: skip
         return 66
+    if args.baseline is not None and not args.baseline.is_dir():
+        print(f"evaluate: baseline models directory {args.baseline} does not exist", file=sys.stderr)
+        return 66
     if args.detector is not None and not args.detector.is_file():
         print(f"evaluate: detector file {args.detector} does not exist", file=sys.stderr)
         return 66
     parts = tuple(args.part)
     try:
         for row in evaluate(args.models_dir or default_models_dir(), data, tuple(args.model), tuple(args.form),
-                            parts, args.limit, args.detector, args.threads, args.half):  # fmt: skip
+                            parts, args.limit, args.detector, args.threads, args.half,
+                            args.baseline):  # fmt: skip
             print(json.dumps(row) if args.json else format_row(row, parts), flush=True)
     except EvaluationError as e:
         print(f"evaluate: {e}", file=sys.stderr)

@@ -17,7 +17,7 @@ import pytest
 from support.engine import require_float_models
 from support.paths import MODELS_DIR
 
-from edgepose_dev.models_build.evaluate import engine_for, evaluate_part, form_models_dir
+from edgepose_dev.models_build.evaluate import compare_with_float, engine_for, evaluate_part, form_models_dir
 
 _float_results: dict[tuple[str, str], object] = {}  # float is the reference of several tests: run it once
 
@@ -37,6 +37,8 @@ def _part(shared: Path, model: str, form: str, part: str, tmp: Path):
 # −1.12 / −0.93 / −0.99, heavy 0.00 / −0.17 / −0.16 on earlier sessions' x86, x86 with AVX2 only, aarch64 (A76).
 # Lite and full straddle the 1.0 target, so for them a miss is an expected failure (issue 10 open) and the test
 # fails only beyond REGRESSION points (a file or kernel change that loses more); heavy must meet the target.
+# On 305 photos the paired 95 % interval of int8 − float is about ±1.3–1.5 points (the test prints it; docs/int8.md,
+# "How precise the figures are"): the target sits inside the photos' own spread, which is why it is not a hard gate.
 TARGET, REGRESSION = 1.0, 1.5
 STRADDLES_TARGET = {"lite", "full"}
 
@@ -45,14 +47,16 @@ STRADDLES_TARGET = {"lite", "full"}
 def test_int8_on_the_confirming_part_within_one_point_of_float(shared_data: Path, model: str, tmp_path) -> None:
     f = _part(shared_data, model, "float", "confirm", tmp_path)
     q = _part(shared_data, model, "int8", "confirm", tmp_path)
+    d = compare_with_float(f, q)
+    spread = f"paired 95 % interval {d['ci95'][0]:+.2f} … {d['ci95'][1]:+.2f}, {d['changed']} photos differ"
     print(f"{model} PARSE ({f.images} photos): PCK@0.2 float {f.pck:.2f} found {f.found}, "
-          f"int8 {q.pck:.2f} found {q.found}")  # fmt: skip
+          f"int8 {q.pck:.2f} found {q.found} ({spread})")  # fmt: skip
     assert f.images == 305
     if model in STRADDLES_TARGET:
         assert q.pck >= f.pck - REGRESSION
         if q.pck < f.pck - TARGET:
             pytest.xfail(f"issue 10 open: {model} int8 {q.pck - f.pck:+.2f} on PARSE with this CPU's kernels "
-                         f"(target −{TARGET})")  # fmt: skip
+                         f"(target −{TARGET}; {spread})")  # fmt: skip
     assert q.pck >= f.pck - TARGET
 
 
@@ -78,7 +82,9 @@ def test_edgetpu_form_on_the_confirming_part_within_two_points_of_float(shared_d
 def test_int8_finds_no_more_poses_on_negatives_than_float(shared_data: Path, model: str, tmp_path) -> None:
     f = _part(shared_data, model, "float", "negatives", tmp_path)
     q = _part(shared_data, model, "int8", "negatives", tmp_path)
-    print(f"{model} negatives ({f.images} photos): poses float {f.poses}, int8 {q.poses}")
+    d = compare_with_float(f, q)
+    print(f"{model} negatives ({f.images} photos): poses float {f.poses}, int8 {q.poses} (int8 only "
+          f"{d['only_this']}, float only {d['only_float']}, McNemar p {d['p']:.2f})")  # fmt: skip
     assert f.images == 609
     assert q.poses <= f.poses
 
@@ -124,14 +130,22 @@ def test_detector_rebuild_gives_the_shipped_file(shared_data: Path, tmp_path) ->
     assert (a != b).any()  # the later corrections are in the shipped file, not in this one
 
 
+# A faithful rebuild on another kind of CPU: calibration rounding only (rebuild.py). Seen: 4.4e-4 (AVX-512 against
+# the shipped AVX2-built files); a variant calibrated on other crops moves them by 6e-2, a recipe change the graph.
+REBUILD_SCALE_REL, REBUILD_ZERO_POINT, REBUILD_BIAS_REL = 2e-3, 1, 2e-3
+
+
 def test_lite_rebuild_gives_the_shipped_files(shared_data: Path, tmp_path) -> None:
     """Lite's recipes on their calibration set (quantize.CALIBRATION_SETS: "people", 26 files) give the shipped
-    full-int8 file, the int8_mixed file and the three parts of its Edge TPU form, byte for byte. (Heavy's five
-    files reproduce the same way, in about 6 minutes here: docs/int8.md "Reproducibility".)"""
+    full-int8 file, the int8_mixed file and the three parts of its Edge TPU form: byte for byte on a CPU of the kind
+    that built them, and on another with only the calibration's rounding in the activation scales and the int32
+    biases (`rebuild.compare_rebuild`), the same operators and verification figures close to the manifest's.
+    (Heavy's five files reproduce the same way, in about 6 minutes here: docs/int8.md "Reproducibility".)"""
     pytest.importorskip("ai_edge_quantizer", reason="needs the quantize extra: pip install -e './dev[quantize]'")
     from edgepose.model_files import sha256_file
     from edgepose.model_manifest import load_manifest
     from edgepose_dev.models_build.build import build_models
+    from edgepose_dev.models_build.rebuild import compare_rebuild
 
     shipped = load_manifest(MODELS_DIR).models
     out = tmp_path / "models"
@@ -142,6 +156,18 @@ def test_lite_rebuild_gives_the_shipped_files(shared_data: Path, tmp_path) -> No
     for key in keys:
         ours, theirs = built[key], shipped[key]
         assert ours.file == theirs.file
-        assert ours.recipe["calibration"] == theirs.recipe["calibration"], key
-        assert sha256_file(out / ours.file) == ours.sha256 == theirs.sha256, key
+        assert ours.recipe == theirs.recipe, key
+        assert sha256_file(out / ours.file) == ours.sha256, key
         assert sha256_file(MODELS_DIR / theirs.file) == theirs.sha256, key
+        d = compare_rebuild((out / ours.file).read_bytes(), (MODELS_DIR / theirs.file).read_bytes())
+        print(f"{key}: {'byte for byte' if d.identical else d}")
+        if d.identical:
+            continue
+        assert d.within(REBUILD_SCALE_REL, REBUILD_ZERO_POINT, REBUILD_BIAS_REL), (key, d)
+        mine, shipped_figures = ours.verification, theirs.verification
+        assert {k: v for k, v in mine.items() if k != "landmarks"} == \
+            {k: v for k, v in shipped_figures.items() if k != "landmarks"}, key  # fmt: skip
+        if "landmarks" in shipped_figures:  # measured with this CPU's kernels against the building CPU's
+            lm, ref = mine["landmarks"], shipped_figures["landmarks"]
+            assert abs(lm["pck_int8"] - ref["pck_int8"]) <= 1.5, key
+            assert abs(lm["mean_pct_torso"] - ref["mean_pct_torso"]) <= 0.1 * ref["mean_pct_torso"], key
