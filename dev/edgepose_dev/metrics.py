@@ -48,24 +48,26 @@ class PckAccumulator:
         self.correct = np.zeros(17, np.int64)
         self.labelled = np.zeros(17, np.int64)
 
-    def add(self, gt: npt.NDArray[np.float64], pred_xy: npt.NDArray[np.float64] | None) -> None:
-        """gt (17, 3) pixels + visibility flag; pred_xy (17, 2) pixels in COCO order, or None if not found."""
+    def add(self, gt: npt.NDArray[np.float64], pred_xy: npt.NDArray[np.float64] | None) -> bool:
+        """gt (17, 3) pixels + visibility flag; pred_xy (17, 2) pixels in COCO order, or None if not found.
+        True when the person is scored (has a labelled torso)."""
         assert self.correct is not None and self.labelled is not None
         size = torso_size(gt)
         if size is None or size <= 0:
             self.skipped_no_torso += 1
-            return
+            return False
         self.persons += 1
         mask = gt[:, 2] > 0
         self.labelled += mask
         if pred_xy is None:
             self.missed += 1
             self.per_person.append((0, int(mask.sum())))
-            return
+            return True
         err = np.hypot(*(pred_xy - gt[:, :2]).T)
         hit = mask & (err < self.alpha * size)
         self.correct += hit
         self.per_person.append((int(hit.sum()), int(mask.sum())))
+        return True
 
     def per_keypoint(self) -> dict[str, float | None]:
         assert self.correct is not None and self.labelled is not None

@@ -10,6 +10,7 @@ from edgepose_dev.commands.eval_multi import score_photos
 from edgepose_dev.metrics import (
     DEVIATION_CLIP,
     PckAccumulator,
+    deviation_difference,
     keypoint_similarity,
     match_people,
     paired_count_p,
@@ -135,3 +136,15 @@ def test_keypoint_deviation_refuses_what_it_cannot_compare() -> None:
         paired_keypoint_deviation([a], [a], [np.zeros((17, 3))])
     with pytest.raises(ValueError, match="no person found by both"):
         paired_keypoint_deviation([a, None], [None, a], [gt, gt])
+
+
+def test_deviation_difference_is_paired_per_person_over_those_all_runs_found() -> None:
+    gt = _torso_person()
+    ref = gt[:, :2].copy()
+    a = [ref + np.array([24.0, 32.0]), ref + np.array([12.0, 16.0]), None]  # 20 % and 10 % of the torso; missed
+    b = [ref + np.array([12.0, 16.0]), ref + np.array([12.0, 16.0]), ref]  # 10 %, 10 %; found
+    mean, se, n = deviation_difference([ref, ref, ref], a, b, [gt] * 3, rounds=500)
+    assert n == 2 and mean == pytest.approx(-5.0)  # (−10 + 0) / 2: b is closer to the reference
+    assert se > 0.0
+    with pytest.raises(ValueError, match="all three"):
+        deviation_difference([None], [ref], [ref], [gt])

@@ -1,36 +1,27 @@
-"""Several people (engine.max_poses): two ids through the hug video; max_poses = 1 is exactly today's output."""
+"""Several people (engine.max_poses): two ids through the hug video; max_poses = 1 gives the single-person
+engine's output."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from support.engine import engine
+from support.engine import engine, require_float_models
+from support.single_person import VIDEOS, record
 
 from edgepose.commands.common import read_video
 
-DIGESTS = Path(__file__).with_name("single_person_digests.json")
-
-
-def _rounded(v: object) -> object:
-    # 3 decimals (normalised coordinates: about half a pixel): XNNPACK's float kernels differ in their last bits
-    # between CPUs (seen on an AVX2-only x86 against earlier machines), and the One-Euro filter carries them on.
-    if isinstance(v, float):
-        return round(v, 3)
-    if isinstance(v, list):
-        return [_rounded(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _rounded(x) for k, x in v.items()}
-    return v
-
-
-def _frame_digest(result_dict: dict) -> str:
-    poses = [{k: _rounded(v) for k, v in p.items() if k != "id"} for p in result_dict["poses"]]
-    body = {"width": result_dict["width"], "height": result_dict["height"], "poses": poses}
-    return hashlib.sha1(json.dumps(body, separators=(",", ":")).encode()).hexdigest()[:10]
+# Recorded by `cd tests && python -m support.single_person engine/single_person_reference.npz` at commit d1fe043,
+# whose output equalled the digests of 5142e10 (the engine before max_poses; 3-decimal digests re-recorded from
+# ca9c9b9) on the CI machine of stop 23; recorded on an AVX-512 x86, checked against the same run under
+# `qemu-x86_64 -cpu Haswell` (AVX2 kernels). Digests are no longer used: XNNPACK's float kernels differ in their
+# last bits between CPUs and the One-Euro filter carries that on, so rounded digests flipped on each new machine.
+REFERENCE = Path(__file__).with_name("single_person_reference.npz")
+# Payload units (normalised coordinates, metres, probabilities). 1e-3 is half a pixel at 480 lines, as strict as
+# the 3-decimal digests were, while CPUs differ by far less (the largest difference AVX2 against AVX-512 is in
+# docs/multi-person.md); a behaviour change moves values by far more.
+TOLERANCE = 1e-3
 
 
 def test_two_people_keep_two_ids_through_the_hug(shared_data: Path) -> None:
@@ -57,17 +48,20 @@ def test_photo_engine_finds_several_people_with_index_ids(shared_data: Path) -> 
     assert [p.id for p in result.poses] == list(range(len(result.poses))) and len(result.poses) >= 1
 
 
-@pytest.mark.parametrize("video", list(json.loads(DIGESTS.read_text())["frames"]))
+@pytest.mark.parametrize("video", VIDEOS)
 def test_max_poses_1_output_is_that_of_the_single_person_engine(shared_data: Path, video: str) -> None:
-    """Every frame's payload (ids aside) equals the one recorded before engine.max_poses existed (the digests
-    file says how it was made)."""
-    expected = json.loads(DIGESTS.read_text())["frames"][video]
-    eng = engine(model="lite")
-    assert eng.max_poses == 1
-    got = []
-    for f in read_video(shared_data / video):
-        d = eng.process(f.rgb, f.timestamp_ns).to_dict()
-        assert len(d["poses"]) <= 1 and all(isinstance(p["id"], int) for p in d["poses"])
-        got.append(_frame_digest(d))
-    mismatch = [i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b]
-    assert len(got) == len(expected) and not mismatch, f"frames that differ: {mismatch[:20]}"
+    """Every frame's payload (ids aside) equals the single-person engine's (REFERENCE: how it was recorded): the same
+    frames with a pose, and every value within TOLERANCE of the recorded one."""
+    ref = np.load(REFERENCE)
+    got = record(shared_data, video, require_float_models())
+    expected_pose = ~np.isnan(ref[f"{video}:score"])
+    got_pose = ~np.isnan(got["score"])
+    assert len(got_pose) == len(expected_pose)
+    differ = np.flatnonzero(got_pose != expected_pose)
+    assert not differ.size, f"frames with a pose differ: {differ[:20]}"
+    worst = {}
+    for key in ("keypoints", "world", "score"):
+        a, b = got[key][got_pose], ref[f"{video}:{key}"][expected_pose]
+        worst[key] = float(np.abs(a - b).max()) if a.size else 0.0
+    print(f"{video}: {int(got_pose.sum())}/{len(got_pose)} frames with a pose, largest differences {worst}")
+    assert all(v <= TOLERANCE for v in worst.values()), worst

@@ -20,9 +20,10 @@ difference in PCK points with its bootstrap 95 % interval (`metrics.paired_pck_d
 and on the negatives the photos with a pose in one form only and the exact McNemar p of that split. A difference
 whose interval spans the target cannot tell the forms apart on that part. Each labelled part also gets `deviation`:
 how far the form's keypoints lie from float's on the people both found, in % of the labelled torso (clipped at one
-torso, `metrics.paired_keypoint_deviation`), with its standard error. It does not carry the labels' own error, so it
-tells close recipes apart on photos where PCK cannot (its SE is a twentieth of its value on LSP, PCK's difference
-is smaller than its SE there).
+torso, `metrics.paired_keypoint_deviation`), with its standard error. It carries neither the labels' own error nor
+the found/missed flips, so it tells close recipes apart where PCK cannot. `--baseline DIR` also runs each non-float
+form on DIR's files (e.g. the shipped models/ when `--models-dir` holds a variant) and adds `vs_baseline`: the PCK
+difference with its interval and how much closer to float the keypoints are (`metrics.deviation_difference`).
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ from edgepose_dev.metrics import (
     paired_count_p,
     paired_keypoint_deviation,
     paired_pck_difference,
-    torso_size,
 )
 
 FORMS = ("float", "int8", "int8-full", "edgetpu")
@@ -212,8 +212,7 @@ def evaluate_part(engine: PoseEngine, data: Path, part: str, limit: int | None =
             pred = _predict(engine, root / entry["file_name"])[0]
         except InputError as e:
             raise EvaluationError(str(e)) from None
-        acc.add(gt, pred)
-        if (torso_size(gt) or 0.0) > 0:  # the people the accumulator scores, in its order
+        if acc.add(gt, pred):  # the people the accumulator scores, in its order
             predicted.append(pred)
             labels.append(gt)
     return PartResult(part, len(samples), persons=acc.persons, found=acc.persons - acc.missed, pck=acc.overall(),

@@ -42,3 +42,16 @@ def test_comparing_different_photos_is_refused() -> None:
     with pytest.raises(ValueError, match="not the same people"):
         compare_with_float(PartResult("confirm", 2, per_person=((1, 12), (3, 12))),
                            PartResult("confirm", 1, per_person=((1, 12),)))  # fmt: skip
+
+
+def test_a_baseline_is_compared_through_float(shared_data: Path) -> None:
+    models = require_float_models()
+    rows = list(evaluate(models, shared_data, ("lite",), ("float", "int8"), ("confirm", "negatives"), limit=12,
+                         threads=1, baseline=models))  # fmt: skip
+    b = rows[1]["vs_baseline"]  # the shipped files against themselves: no difference of any kind
+    assert b["confirm"]["delta"] == 0.0 and b["confirm"]["ci95"] == [0.0, 0.0]
+    assert b["confirm"]["deviation_delta"] == 0.0 and b["confirm"]["people"] > 0
+    assert (b["negatives"]["only_this"], b["negatives"]["only_baseline"]) == (0, 0)
+    assert "vs baseline" in format_row(rows[1], ("confirm", "negatives"))
+    with pytest.raises(EvaluationError, match="add float"):
+        next(evaluate(models, shared_data, ("lite",), ("int8",), ("confirm",), limit=1, baseline=models))
