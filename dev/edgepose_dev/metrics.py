@@ -82,6 +82,11 @@ class PckAccumulator:
         return 100.0 * int(self.correct.sum()) / n if n else None
 
 
+def _resamples(n: int, rounds: int, seed: int) -> npt.NDArray[np.int64]:
+    """(rounds, n) indices drawn with replacement: one bootstrap resample of n people per row (seeded)."""
+    return np.random.default_rng(seed).integers(0, n, (rounds, n))
+
+
 @dataclass(frozen=True)
 class PairedDifference:
     """PCK of run b minus run a on the same people, in points, with its bootstrap spread."""
@@ -108,7 +113,7 @@ def paired_pck_difference(a: list[tuple[int, int]], b: list[tuple[int, int]], ro
     if not len(ca) or not la.sum():
         raise ValueError("no labelled keypoints to compare")
     d = (cb - ca).astype(np.float64)
-    idx = np.random.default_rng(seed).integers(0, len(d), (rounds, len(d)))
+    idx = _resamples(len(d), rounds, seed)
     boot = 100.0 * d[idx].sum(axis=1) / la[idx].sum(axis=1)
     low, high = np.percentile(boot, [2.5, 97.5])
     return PairedDifference(delta=100.0 * float(d.sum()) / float(la.sum()), se=float(boot.std()), low=float(low),
@@ -160,7 +165,7 @@ def keypoint_deviations(preds_a: list[npt.NDArray[np.float64] | None], preds_b: 
 
 
 def _bootstrap_se(v: npt.NDArray[np.float64], rounds: int, seed: int) -> float:
-    return float(v[np.random.default_rng(seed).integers(0, len(v), (rounds, len(v)))].mean(axis=1).std())
+    return float(v[_resamples(len(v), rounds, seed)].mean(axis=1).std())
 
 
 def paired_keypoint_deviation(preds_a: list[npt.NDArray[np.float64] | None],
@@ -171,7 +176,7 @@ def paired_keypoint_deviation(preds_a: list[npt.NDArray[np.float64] | None],
     v = keypoint_deviations(preds_a, preds_b, gts)
     found_a = np.array([a is not None for a in preds_a], bool)
     found_b = np.array([b is not None for b in preds_b], bool)
-    v = v[found_a & found_b & ~np.isnan(v)]
+    v = v[~np.isnan(v)]  # NaN: not found by both
     if not len(v):
         raise ValueError("no person found by both runs")
     return PairedDeviation(mean_pct=float(v.mean()), se=_bootstrap_se(v, rounds, seed), both=len(v),

@@ -246,6 +246,7 @@ def evaluate(models_dir: Path, data: Path, models: tuple[str, ...], forms: tuple
                     reference = results
                 elif reference:
                     row["vs_float"] = {part: compare_with_float(reference[part], r) for part, r in results.items()}
+                row["seconds"] = round(time.monotonic() - t0, 1)  # this form's files only
                 if baseline is not None and form != "float":
                     b_engine = engine_for(form_models_dir(baseline, model, form, Path(tmp) / "baseline", detector),
                                           model, form, threads)  # fmt: skip
@@ -253,7 +254,6 @@ def evaluate(models_dir: Path, data: Path, models: tuple[str, ...], forms: tuple
                         part: compare_with_baseline(reference[part], evaluate_part(b_engine, data, part, limit,
                                                                                    half=half), r)
                         for part, r in results.items()}  # fmt: skip
-                row["seconds"] = round(time.monotonic() - t0, 1)
                 yield row
 
 

@@ -130,8 +130,9 @@ def test_detector_rebuild_gives_the_shipped_file(shared_data: Path, tmp_path) ->
     assert (a != b).any()  # the later corrections are in the shipped file, not in this one
 
 
-# A faithful rebuild on another kind of CPU: calibration rounding only (rebuild.py). Seen: 4.4e-4 (AVX-512 against
-# the shipped AVX2-built files); a variant calibrated on other crops moves them by 6e-2, a recipe change the graph.
+# A faithful rebuild on another kind of CPU: calibration rounding only (rebuild.py). Seen: 4.4e-4 (rebuilt on AVX-512,
+# the shipped files reproduced byte for byte on AVX2); a variant calibrated on other crops moves them by 6e-2, a
+# recipe change the graph.
 REBUILD_SCALE_REL, REBUILD_ZERO_POINT, REBUILD_BIAS_REL = 2e-3, 1, 2e-3
 
 
